@@ -1,0 +1,1 @@
+"""The transport-independent core: knowledge, matching and dialogue. No I/O, no Telegram."""

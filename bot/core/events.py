@@ -1,0 +1,34 @@
+"""What the engine reacts to: typed text, a pressed button, a command, or a clock tick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.replies import Action
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserText:
+    """Free text the user typed (or a caption)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ButtonPress:
+    """A pressed button; ``version`` is the session version the button was made for."""
+
+    action: Action
+    version: int
+    arg: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """A slash command: start, help, topics, cancel, human."""
+
+    name: str
+    arg: str = ""
+
+
+Event = UserText | ButtonPress | Command

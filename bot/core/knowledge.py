@@ -1,0 +1,129 @@
+"""The knowledge model: frozen dataclasses built by the loader from ``knowledge/*.yaml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """Where an entry was defined, for messages that point at file and line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    """One solution step; ``navigation``/``form_field``/``options`` are shown when stuck."""
+
+    text: str
+    navigation: str | None = None
+    form_field: str | None = None
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientTip:
+    """Advice for one email client (e.g. Outlook's "Leave a copy of messages on the server")."""
+
+    client: str
+    tip: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """A documented problem with its diagnosis, ordered fix and verification."""
+
+    id: str
+    title: str
+    severity: str
+    summary: str
+    symptoms: tuple[str, ...]
+    error_messages: tuple[str, ...]
+    error_codes: tuple[str, ...]
+    root_cause: str
+    steps: tuple[Step, ...]
+    verification: tuple[str, ...]
+    examples: tuple[str, ...]
+    keywords: tuple[str, ...] = ()
+    client_tips: tuple[ClientTip, ...] = ()
+    notes: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    source: Source = field(default=Source(file="<memory>", line=0), compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Faq:
+    """A question with a short answer; ``problem`` names the walkthrough it leads to."""
+
+    id: str
+    question: str
+    answer: str
+    examples: tuple[str, ...]
+    problem: str | None = None
+    see_also: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    source: Source = field(default=Source(file="<memory>", line=0), compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutOfScope:
+    """Phrasings the guide does not cover (other email topics, small talk), used to say no."""
+
+    id: str
+    reply: str | None
+    examples: tuple[str, ...]
+    source: Source = field(default=Source(file="<memory>", line=0), compare=False)
+
+
+Entry = Problem | Faq
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KnowledgeBase:
+    """All problems, FAQ entries and out-of-scope anchors, with lookups by id."""
+
+    problems: tuple[Problem, ...]
+    faqs: tuple[Faq, ...]
+    out_of_scope: tuple[OutOfScope, ...] = ()
+
+    def problem(self, problem_id: str) -> Problem | None:
+        """Return the problem with this id, or None."""
+        return next((p for p in self.problems if p.id == problem_id), None)
+
+    def faq(self, faq_id: str) -> Faq | None:
+        """Return the FAQ entry with this id, or None."""
+        return next((f for f in self.faqs if f.id == faq_id), None)
+
+    def entry(self, entry_id: str) -> Entry | None:
+        """Return the problem or FAQ entry with this id, or None."""
+        return self.problem(entry_id) or self.faq(entry_id)
+
+    def topic_of(self, entry_id: str) -> str:
+        """The topic of an id: a problem's own id, a FAQ's problem, else the FAQ's id."""
+        faq = self.faq(entry_id)
+        if faq is not None and faq.problem:
+            return faq.problem
+        return entry_id
+
+    def faq_for_problem(self, problem_id: str) -> Faq | None:
+        """The FAQ entry that is the short answer to this problem, if any."""
+        return next((f for f in self.faqs if f.problem == problem_id), None)
+
+    def title_of(self, entry_id: str) -> str:
+        """A human title for any id (problem title or FAQ question)."""
+        entry = self.entry(entry_id)
+        if isinstance(entry, Problem):
+            return entry.title
+        if isinstance(entry, Faq):
+            return entry.question
+        return entry_id
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every problem and FAQ id, problems first."""
+        return tuple(p.id for p in self.problems) + tuple(f.id for f in self.faqs)

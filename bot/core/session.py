@@ -1,0 +1,100 @@
+"""Conversation state: one ``State`` enum and an immutable, JSON-serialisable ``Session``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from bot.errors import StoreError
+
+SCHEMA = 1
+TRANSCRIPT_LIMIT = 20
+
+
+class State(StrEnum):
+    """Where a conversation is; stored by value."""
+
+    IDLE = "idle"
+    CLARIFY = "clarify"
+    GUIDE = "guide"
+    VERIFY = "verify"
+    HANDOFF = "handoff"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Session:
+    """One chat's conversation. ``version`` grows on every change; buttons carry it."""
+
+    chat_id: str
+    state: State = State.IDLE
+    topic: str | None = None
+    step: int = 0
+    candidates: tuple[str, ...] = ()
+    tried: tuple[str, ...] = ()
+    offer: str | None = None
+    misses: int = 0
+    version: int = 0
+    updated_at: float = 0.0
+    transcript: tuple[str, ...] = ()
+
+    def advance(self, **changes: Any) -> Session:
+        """A copy with ``changes`` applied and the version bumped."""
+        return replace(self, version=self.version + 1, **changes)
+
+    def remember(self, line: str) -> Session:
+        """A copy with ``line`` appended to the bounded transcript (for hand-off tickets)."""
+        transcript = (*self.transcript, line[:500])[-TRANSCRIPT_LIMIT:]
+        return replace(self, transcript=transcript)
+
+
+def session_to_json(session: Session) -> str:
+    """Serialise a session as versioned JSON (never pickle)."""
+    return json.dumps(
+        {
+            "schema": SCHEMA,
+            "chat_id": session.chat_id,
+            "state": session.state.value,
+            "topic": session.topic,
+            "step": session.step,
+            "candidates": list(session.candidates),
+            "tried": list(session.tried),
+            "offer": session.offer,
+            "misses": session.misses,
+            "version": session.version,
+            "updated_at": session.updated_at,
+            "transcript": list(session.transcript),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def session_from_json(raw: str | bytes) -> Session:
+    """Parse a stored session; raise StoreError for corrupt data or an unknown schema."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise StoreError(f"stored session is not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise StoreError("stored session is not a JSON object")
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        raise StoreError(f"stored session has schema {schema!r}; this version reads {SCHEMA}")
+    try:
+        return Session(
+            chat_id=str(data["chat_id"]),
+            state=State(data["state"]),
+            topic=data.get("topic"),
+            step=int(data.get("step", 0)),
+            candidates=tuple(data.get("candidates", ())),
+            tried=tuple(data.get("tried", ())),
+            offer=data.get("offer"),
+            misses=int(data.get("misses", 0)),
+            version=int(data["version"]),
+            updated_at=float(data.get("updated_at", 0.0)),
+            transcript=tuple(data.get("transcript", ())),
+        )
+    except (KeyError, ValueError, TypeError) as err:
+        raise StoreError(f"stored session is malformed: {err!r}") from err

@@ -1,0 +1,27 @@
+"""Errors a user or operator can cause, caught at the edges and shown as one line.
+
+BotError
+├── ConfigError      a bad environment variable or command-line value
+├── KnowledgeError   a knowledge file that does not validate (lists every problem found)
+└── StoreError       a session store that cannot be opened, read or written
+"""
+
+
+class BotError(Exception):
+    """Base of every error the bot reports to a person instead of crashing."""
+
+
+class ConfigError(BotError):
+    """A configuration value is missing or malformed."""
+
+
+class KnowledgeError(BotError):
+    """The knowledge base does not validate; ``problems`` holds every message."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class StoreError(BotError):
+    """The session store failed or holds data this version cannot read."""
