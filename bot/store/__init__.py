@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
 from bot.core.session import Session
+from bot.errors import ConfigError
 
 
 class SessionStore(Protocol):
@@ -29,3 +33,52 @@ class SessionStore(Protocol):
     def close(self) -> None:
         """Flush and release resources."""
         ...
+
+
+STORE_URL_FORMS = "sqlite:///PATH, redis://HOST:PORT/DB or memory://"
+
+
+def open_store(url: str) -> SessionStore:
+    """Open the store a ``BOT_STORE`` URL names; raise ConfigError for an unknown form.
+
+    ``sqlite:///rel/path.db`` is relative to the working directory and ``sqlite:////abs/path.db``
+    absolute, as in SQLAlchemy. Opening can raise StoreError (unwritable file, no Redis server).
+    """
+    if url == "memory://":
+        from bot.store.memory import MemoryStore
+
+        return MemoryStore()
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        from bot.store.sqlite import SqliteStore
+
+        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+    if url.startswith(("redis://", "rediss://")):
+        from bot.store.redis import RedisStore
+
+        return RedisStore(url)
+    raise ConfigError(f"BOT_STORE has value {url!r}; expected {STORE_URL_FORMS}")
+
+
+def default_sqlite_path(environ: Mapping[str, str]) -> Path:
+    """Where the default SQLite file lives: ``$XDG_STATE_HOME`` or ``~/.local/state``."""
+    state_home = environ.get("XDG_STATE_HOME", "")
+    # The XDG spec says to ignore a relative value.
+    if state_home and Path(state_home).is_absolute():
+        return Path(state_home) / "alimail-bot" / "sessions.db"
+    home = environ.get("HOME")
+    return (Path(home) if home else _account_home()) / ".local/state/alimail-bot/sessions.db"
+
+
+def _account_home() -> Path:
+    """The home folder from the password database (``Path.home()`` would read os.environ)."""
+    try:
+        import pwd
+
+        return Path(pwd.getpwuid(os.getuid()).pw_dir)
+    except (ImportError, AttributeError, KeyError):  # no pwd/getuid (Windows), or no entry
+        return Path.home()
+
+
+def default_store_url(environ: Mapping[str, str]) -> str:
+    """The ``BOT_STORE`` URL used when none is set: the default SQLite file."""
+    return f"sqlite:///{default_sqlite_path(environ)}"

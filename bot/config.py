@@ -1,0 +1,163 @@
+"""Settings read once from the environment into a frozen dataclass; errors name the variable."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.errors import ConfigError
+
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,60}$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+STORE_SCHEMES = ("sqlite:///", "redis://", "rediss://", "memory://")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchSettings:
+    """Decision thresholds of the matcher (calibrated with ``alimail-bot eval``)."""
+
+    answer_floor: float = 0.20
+    margin: float = 0.0
+    clarify_floor: float = 0.18
+    band: float = 0.12
+    oos_margin: float = 0.04
+    oos_weight: float = 0.25
+    max_choices: int = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the bot is configured with; built by ``Settings.from_env`` in ``cli.main``."""
+
+    token: str | None = None
+    api_url: str = DEFAULT_API_URL
+    knowledge_dir: Path = Path("knowledge")
+    store_url: str | None = None
+    admins: frozenset[int] = frozenset()
+    staff_chat: int | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    listen: tuple[str, int] = ("127.0.0.1", 8080)
+    metrics: tuple[str, int] | None = None
+    log_level: str = "INFO"
+    rate_limit: bool = True
+    session_timeout_minutes: float = 30.0
+    match: MatchSettings = field(default_factory=MatchSettings)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and validate every variable; raise ConfigError naming the first bad one."""
+        token = environ.get("TELEGRAM_BOT_TOKEN") or None
+        if token is not None and not TOKEN_PATTERN.match(token):
+            # Never echo the token itself: it is a secret even when malformed.
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN is malformed; expected <digits>:<35 letters> as given by "
+                "@BotFather"
+            )
+        api_url = environ.get("TELEGRAM_API_URL") or DEFAULT_API_URL
+        if not re.match(r"^https?://[^\s/]+", api_url):
+            raise ConfigError(
+                f"TELEGRAM_API_URL has value {api_url!r}; expected an http(s) URL such as "
+                f"{DEFAULT_API_URL}"
+            )
+        store_url = environ.get("BOT_STORE") or None
+        if store_url is not None and not store_url.startswith(STORE_SCHEMES):
+            raise ConfigError(
+                f"BOT_STORE has value {store_url!r}; expected sqlite:///PATH, "
+                "redis://HOST:PORT/DB or memory://"
+            )
+        webhook_url = environ.get("BOT_WEBHOOK_URL") or None
+        if webhook_url is not None and not webhook_url.startswith("https://"):
+            raise ConfigError(
+                f"BOT_WEBHOOK_URL has value {webhook_url!r}; expected an https:// URL"
+            )
+        secret = environ.get("BOT_WEBHOOK_SECRET") or None
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ConfigError(
+                "BOT_WEBHOOK_SECRET is malformed; expected 1-256 characters A-Z, a-z, 0-9, _ or -"
+            )
+        level = (environ.get("BOT_LOG_LEVEL") or "INFO").upper()
+        if level not in LOG_LEVELS:
+            raise ConfigError(
+                f"BOT_LOG_LEVEL has value {environ['BOT_LOG_LEVEL']!r}; expected one of "
+                + ", ".join(LOG_LEVELS)
+            )
+        return cls(
+            token=token,
+            api_url=api_url,
+            knowledge_dir=Path(environ.get("BOT_KNOWLEDGE") or "knowledge"),
+            store_url=store_url,
+            admins=_parse_ids("BOT_ADMINS", environ.get("BOT_ADMINS", "")),
+            staff_chat=_parse_chat("BOT_STAFF_CHAT", environ.get("BOT_STAFF_CHAT")),
+            webhook_url=webhook_url,
+            webhook_secret=secret,
+            listen=_parse_address("BOT_LISTEN", environ.get("BOT_LISTEN"), ("127.0.0.1", 8080)),
+            metrics=_parse_optional_address("BOT_METRICS", environ.get("BOT_METRICS")),
+            log_level=level,
+            rate_limit=_parse_switch("BOT_RATE_LIMIT", environ.get("BOT_RATE_LIMIT"), True),
+            session_timeout_minutes=_parse_minutes(
+                "BOT_SESSION_TIMEOUT", environ.get("BOT_SESSION_TIMEOUT"), 30.0
+            ),
+        )
+
+
+def _parse_ids(name: str, raw: str) -> frozenset[int]:
+    ids: set[int] = set()
+    for part in re.split(r"[,\s]+", raw.strip()):
+        if not part:
+            continue
+        if not re.fullmatch(r"-?\d{1,20}", part):
+            raise ConfigError(
+                f"{name} has value {raw!r}; expected Telegram user ids separated by commas"
+            )
+        ids.add(int(part))
+    return frozenset(ids)
+
+
+def _parse_chat(name: str, raw: str | None) -> int | None:
+    if not raw:
+        return None
+    if not re.fullmatch(r"-?\d{1,20}", raw.strip()):
+        raise ConfigError(f"{name} has value {raw!r}; expected a numeric Telegram chat id")
+    return int(raw)
+
+
+def _parse_address(name: str, raw: str | None, default: tuple[str, int]) -> tuple[str, int]:
+    if not raw:
+        return default
+    host, sep, port = raw.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name} has value {raw!r}; expected HOST:PORT, e.g. 127.0.0.1:8080")
+    return (host or "0.0.0.0", int(port))
+
+
+def _parse_optional_address(name: str, raw: str | None) -> tuple[str, int] | None:
+    if not raw or raw.lower() == "off":
+        return None
+    return _parse_address(name, raw, ("127.0.0.1", 9000))
+
+
+def _parse_switch(name: str, raw: str | None, default: bool) -> bool:
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} has value {raw!r}; expected on or off")
+
+
+def _parse_minutes(name: str, raw: str | None, default: float) -> float:
+    if not raw:
+        return default
+    try:
+        minutes = float(raw)
+    except ValueError:
+        minutes = -1.0
+    if not 0 < minutes <= 60 * 24 * 30:
+        raise ConfigError(f"{name} has value {raw!r}; expected minutes, a number above 0")
+    return minutes

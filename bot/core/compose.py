@@ -1,0 +1,123 @@
+"""Knowledge rendered as core markup: steps, details, FAQ answers and full case cards."""
+
+from __future__ import annotations
+
+from bot.core.knowledge import Faq, KnowledgeBase, Problem, Step
+from bot.core.matching import MatchResult
+
+
+def step_text(problem: Problem, index: int) -> str:
+    """'Step i of n' with the step's own text."""
+    step = problem.steps[index]
+    return f"**Step {index + 1} of {len(problem.steps)}**\n{step.text}"
+
+
+def step_details(problem: Problem, index: int) -> str | None:
+    """The navigation path, form field, options and client tips for a step, if it has any."""
+    step = problem.steps[index]
+    lines = _detail_lines(step)
+    if index == len(problem.steps) - 1 or any(step.navigation for step in problem.steps):
+        # Client tips concern the whole fix; show them with the details of the key step.
+        lines.extend(f"{tip.client} tip: {tip.tip}" for tip in problem.client_tips)
+    if not lines:
+        return None
+    return "\n".join(lines)
+
+
+def _detail_lines(step: Step) -> list[str]:
+    lines = []
+    if step.navigation:
+        lines.append(f"Where: `{step.navigation}`")
+    if step.form_field:
+        lines.append(f"Setting: `{step.form_field}`")
+    if step.options:
+        lines.append("Options: " + ", ".join(f"**{o}**" for o in step.options))
+    return lines
+
+
+def check_text(problem: Problem, index: int) -> str:
+    """'Check j of m' with the verification step."""
+    return f"**Check {index + 1} of {len(problem.verification)}**\n{problem.verification[index]}"
+
+
+def intro_text(problem: Problem) -> str:
+    """Title, what is going on and why, before the first step."""
+    symptom = problem.symptoms[0] if problem.symptoms else ""
+    lines = [f"**{problem.title}**"]
+    if symptom:
+        lines.append(f"What you see: {symptom}")
+    lines.append(f"Why: {problem.root_cause}")
+    lines.append(f"Let's fix it in {len(problem.steps)} steps. Tell me when each one is done.")
+    return "\n".join(lines)
+
+
+def faq_text(faq: Faq) -> str:
+    """The question in bold and its answer."""
+    return f"**{faq.question}**\n{faq.answer}"
+
+
+def full_guide(problem: Problem) -> str:
+    """Every step with its details and every check, in one message ready to copy."""
+    parts = [
+        f"**{problem.title}**",
+        f"Cause: {problem.root_cause}",
+        "**Fix**",
+    ]
+    for i, step in enumerate(problem.steps, start=1):
+        parts.append(f"{i}. {step.text}")
+        parts.extend(f"   {line}" for line in _detail_lines(step))
+    parts.extend(f"Tip ({tip.client}): {tip.tip}" for tip in problem.client_tips)
+    parts.extend(problem.notes)
+    parts.append("**Check that it worked**")
+    parts.extend(f"{i}. {check}" for i, check in enumerate(problem.verification, start=1))
+    return "\n".join(parts)
+
+
+def case_card(kb: KnowledgeBase, result: MatchResult) -> str:
+    """A staff-facing card: topic, confidence, evidence and the full answer."""
+    if not result.candidates or result.decision.value == "none":
+        lines = ["**No match in the guide**", "The guide does not cover this question."]
+        if result.out_of_scope:
+            lines.append(f"Closest out-of-scope group: {result.out_of_scope}")
+        lines.append("Pick a topic below if one fits, or answer it yourself.")
+        return "\n".join(lines)
+    best = result.candidates[0]
+    confidence = "high" if result.decision.value == "answer" else "low, please check"
+    header = [
+        f"**Case card**: {kb.title_of(best.topic)}",
+        f"Topic: `{best.topic}`, confidence {best.score:.2f} ({confidence})",
+    ]
+    if best.evidence:
+        header.append(f"Matched: {best.evidence}")
+    others = [f"{c.topic} {c.score:.2f}" for c in result.candidates[1:3]]
+    if others:
+        header.append("Other candidates: " + ", ".join(others))
+    body = []
+    entry = kb.entry(best.id)
+    if isinstance(entry, Faq):
+        body.append(faq_text(entry))
+    problem = kb.problem(best.topic)
+    if problem is not None:
+        body.append(full_guide(problem))
+    return "\n".join(header) + "\n\n" + "\n\n".join(body)
+
+
+def article_text(kb: KnowledgeBase, entry_id: str) -> str:
+    """What an inline-mode article sends: a FAQ answer or a problem's full guide."""
+    entry = kb.entry(entry_id)
+    if isinstance(entry, Faq):
+        return faq_text(entry)
+    if isinstance(entry, Problem):
+        return full_guide(entry)
+    return ""
+
+
+def summary_of(kb: KnowledgeBase, entry_id: str) -> str:
+    """A one-line description for menus and inline results."""
+    entry = kb.entry(entry_id)
+    if isinstance(entry, Problem):
+        return entry.summary
+    if isinstance(entry, Faq):
+        first = entry.answer.split(". ")[0]
+        return first if first.endswith(".") else first + "."
+    return ""

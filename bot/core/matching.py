@@ -1,0 +1,546 @@
+"""Which documented topic a message is about, how sure we are, and why.
+
+Theory of operation
+-------------------
+Every piece of knowledge text that says what a topic is about (examples, titles, symptoms,
+FAQ questions, error messages) becomes a *choice*. Choices and queries go through the same
+pipeline: clean -> words -> typo repair against the knowledge vocabulary -> light stemming ->
+stop-word removal -> concept tags (``outlook`` also counts as ``@client``) -> word bigrams.
+Features are weighted by inverse document frequency, so "email" weighs little and "quota"
+much, and each text becomes an L2-normalised sparse vector.
+
+Scoring a query is one pass over an inverted index (feature -> postings of choice rows, as
+numpy arrays): the dot products give the cosine of the query with every choice that shares a
+feature. The best few rows are then re-scored with RapidFuzz's ``token_sort_ratio`` on the
+canonical strings, which rewards the same words in the same shape. A topic's score blends
+its best choice, its runner-up and its prototype (the mean of all its example vectors), plus
+exact evidence: error codes ("552", "EmailNotFound") and pasted error lines take a separate,
+exact path, and listed keywords add a bounded bonus. Keywords are never fuzzy choices: a
+partial scorer would give a short keyword 100 inside any long message.
+
+Out-of-scope groups (password resets, DKIM, small talk...) are scored the same way and
+compete with the topics: a message closer to "forgot my password" than to any guide topic is
+``none`` even when it mentions email. The decision is floor plus margin, with the thresholds
+in ``MatchSettings`` (calibrated by ``alimail-bot eval`` on a set of our own).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from bot.config import MatchSettings
+from bot.core.knowledge import Faq, KnowledgeBase, OutOfScope, Problem
+from bot.core.text import clean, stem, strip_forward_prefix, words
+
+STOP_WORDS = frozenset(
+    """a an the and or but if then so of to in on at by for from with about into onto over
+    under as is am are was were be been being do does did doing have has had having i me my
+    mine we us our you your he him his she her it its they them their this that these those
+    there here what which who whom whose when where why how can could would should will shall
+    may might must just also too very really please pls plz hi hello hey dear thanks thank
+    sir madam team any some all every each again still even now today yesterday ok okay
+    get got gets getting go going went one ones thing things something anything like want
+    need know tell help let make made see seen use used using way lot lots much many""".split()
+)
+
+# Words that mean the same thing in these problems. A message keeps its own words and gains
+# the tag, so an unseen client name or synonym still meets the examples half way.
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "@client": (
+        "outlook thunderbird foxmail iphone ipad android phone mobile smartphone cellphone "
+        "laptop desktop pc computer client clients app apps program software macbook mac "
+        "windows apple gmail spark bluemail samsung huawei xiaomi ios tablet notebook "
+        "em-client emclient mailbird postbox evolution kmail"
+    ).split(),
+    "@vanish": (
+        "vanish vanished vanishing disappear disappeared disappearing gone wipe wiped "
+        "erase erased delete deleted deleting deletes deletion remove removed removes "
+        "purge purged clear cleared lose lost"
+    ).split(),
+    "@sync": (
+        "sync synced syncing synchronise synchronize synchronization synchronisation "
+        "download downloaded downloading downloads fetch fetched fetches fetching "
+        "retrieve retrieved retrieval pull pulled pulls collect collects"
+    ).split(),
+    "@web": (
+        "webmail web browser online website site portal webpage chrome safari firefox "
+        "edge webbased"
+    ).split(),
+    "@storage": (
+        "full quota storage space capacity size limit gb 10gb exceed exceeded exceeds "
+        "allocation disk overquota mb"
+    ).split(),
+    "@bounce": (
+        "bounce bounced bounces bouncing undeliverable undelivered reject rejected "
+        "rejects returned failure ndr"
+    ).split(),
+    "@folder": "spam junk trash bin folder folders archive subfolder subfolders".split(),
+    "@rule": "rule rules filter filters filtering sorting sorted sort".split(),
+    "@find": "find found search searching look looking locate where".split(),
+    "@arrive": (
+        "receive received receiving arrive arrived arriving incoming inbound "
+        "deliver delivered delivery"
+    ).split(),
+    "@sent": "sent outgoing".split(),
+}
+
+MIN_TYPO_LENGTH = 4
+MIN_ERROR_MESSAGE_LENGTH = 20
+PROTOTYPE_WEIGHT = 0.25
+RUNNER_UP_WEIGHT = 0.15
+FUZZ_WEIGHT = 0.25
+KEYWORD_BONUS = 0.06
+KEYWORD_BONUS_CAP = 0.12
+CODE_SCORE = 0.97
+RESCORE_ROWS = 64
+# Clarify choices must score at least this share of the clarify floor.
+CLARIFY_SHARE = 0.75
+BIGRAM_WEIGHT = 0.8
+# Ignored by the prefilter when a posting list is longer than this share of all choices:
+# such features carry almost no weight (low idf) and would make a 10 000-topic query slow.
+COMMON_FEATURE_SHARE = 0.2
+COMMON_FEATURE_MIN = 5000
+
+
+class Decision(StrEnum):
+    """What to do with a message."""
+
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candidate:
+    """One ranked topic: the best-scoring entry id for it and the evidence."""
+
+    id: str
+    topic: str
+    score: float
+    evidence: str = ""
+    exact: bool = False
+    text_score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchResult:
+    """The ranked candidates, the decision and why."""
+
+    text: str
+    decision: Decision
+    candidates: tuple[Candidate, ...] = ()
+    out_of_scope: str | None = None
+    out_of_scope_score: float = 0.0
+    reason: str = ""
+    settings: MatchSettings = field(default_factory=MatchSettings)
+
+    @property
+    def best(self) -> Candidate | None:
+        """The chosen candidate for ``answer``; None otherwise."""
+        if self.decision is Decision.ANSWER and self.candidates:
+            return self.candidates[0]
+        return None
+
+    @property
+    def choices(self) -> tuple[Candidate, ...]:
+        """The candidates offered when clarifying (1 to ``max_choices``)."""
+        if self.decision is not Decision.CLARIFY:
+            return ()
+        return _close(self.candidates, self.settings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    entry: str
+    kind: str
+    text: str
+    canonical: str
+
+
+class _Analyzer:
+    """Turns text into weighted features; owns the typo-repair vocabulary."""
+
+    def __init__(self, vocabulary: set[str]) -> None:
+        self.vocabulary = vocabulary
+        self._by_length: dict[int, list[str]] = defaultdict(list)
+        for word in vocabulary:
+            self._by_length[len(word)].append(word)
+        self._repairs: dict[str, str | None] = {}
+        self._concept_of: dict[str, str] = {}
+        for tag, members in CONCEPTS.items():
+            for member in members:
+                self._concept_of[stem(member)] = tag
+
+    def repair(self, word: str) -> str:
+        """The closest knowledge word for an unknown word (typo), or the word itself."""
+        if word in self.vocabulary or len(word) < MIN_TYPO_LENGTH or not word.isalpha():
+            return word
+        if word not in self._repairs:
+            if len(self._repairs) > 50_000:
+                self._repairs.clear()
+            pool = [
+                w for n in range(len(word) - 1, len(word) + 2) for w in self._by_length.get(n, ())
+            ]
+            cutoff = 85.0 if len(word) <= 5 else 82.0
+            hit = process.extractOne(
+                word, pool, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff
+            )
+            self._repairs[word] = hit[0] if hit else None
+        return self._repairs[word] or word
+
+    def stems(self, text: str) -> list[str]:
+        """Content stems of a text, after typo repair and stop-word removal."""
+        out = []
+        for word in words(strip_forward_prefix(clean(text))):
+            fixed = self.repair(word)
+            if fixed in STOP_WORDS:
+                continue
+            out.append(stem(fixed))
+        return out
+
+    def features(self, stems: list[str]) -> dict[str, float]:
+        """Unigram, concept-tag and bigram features with their raw term weight."""
+        feats: dict[str, float] = {}
+        for s in stems:
+            feats[s] = 1.0
+            tag = self._concept_of.get(s)
+            if tag:
+                feats[tag] = 1.0
+        for a, b in zip(stems, stems[1:], strict=False):
+            feats[f"{a}_{b}"] = BIGRAM_WEIGHT
+        return feats
+
+
+class Matcher:
+    """Scores messages against a knowledge base; build once, query many times."""
+
+    def __init__(self, kb: KnowledgeBase, settings: MatchSettings | None = None) -> None:
+        self.kb = kb
+        self.settings = settings or MatchSettings()
+        self._topic_of: dict[str, str] = {}
+        self._choices: list[_Choice] = []
+        self._codes: list[tuple[re.Pattern[str], str, str]] = []
+        self._messages: list[tuple[str, str]] = []
+        self._keywords: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        self._build()
+
+    @classmethod
+    def from_knowledge(cls, kb: KnowledgeBase, settings: MatchSettings | None = None) -> Matcher:
+        """Build a matcher (normalises every choice once)."""
+        return cls(kb, settings)
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        raw_texts: list[tuple[str, str, str]] = []
+        for problem in self.kb.problems:
+            self._add_entry(problem, raw_texts)
+        for faq in self.kb.faqs:
+            self._add_entry(faq, raw_texts)
+        for group in self.kb.out_of_scope:
+            self._topic_of[group.id] = group.id
+            raw_texts.extend((group.id, "example", t) for t in group.examples)
+
+        vocabulary: set[str] = set()
+        for _, _, text in raw_texts:
+            vocabulary.update(w for w in words(text) if w.isalpha())
+        for members in CONCEPTS.values():
+            vocabulary.update(m for m in members if m.isalpha())
+        self._analyzer = _Analyzer(vocabulary)
+
+        rows: list[dict[str, float]] = []
+        for entry, kind, text in raw_texts:
+            stems = self._analyzer.stems(text)
+            feats = self._analyzer.features(stems)
+            if not feats:
+                continue
+            self._choices.append(
+                _Choice(entry=entry, kind=kind, text=text, canonical=" ".join(stems))
+            )
+            rows.append(feats)
+
+        n = len(rows)
+        df: dict[str, int] = defaultdict(int)
+        for feats in rows:
+            for f in feats:
+                df[f] += 1
+        self._idf = {f: math.log((n + 1) / (d + 1)) + 1.0 for f, d in df.items()}
+        self._default_idf = math.log(n + 1) + 1.0
+
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._entries = sorted({c.entry for c in self._choices})
+        self._entry_index = {e: i for i, e in enumerate(self._entries)}
+        self._row_entry = np.array(
+            [self._entry_index[c.entry] for c in self._choices], dtype=np.int32
+        )
+        prototypes: list[dict[str, float]] = [defaultdict(float) for _ in self._entries]
+        for row, feats in enumerate(rows):
+            vec = self._weigh(feats)
+            for f, w in vec.items():
+                postings[f].append((row, w))
+            if self._choices[row].kind == "example":
+                proto = prototypes[self._row_entry[row]]
+                for f, w in vec.items():
+                    proto[f] += w
+        limit = max(COMMON_FEATURE_MIN, int(COMMON_FEATURE_SHARE * n))
+        self._postings = {
+            f: (
+                np.fromiter((r for r, _ in p), dtype=np.int32, count=len(p)),
+                np.fromiter((w for _, w in p), dtype=np.float32, count=len(p)),
+            )
+            for f, p in postings.items()
+        }
+        self._common = {f for f, p in postings.items() if len(p) > limit}
+        self._prototypes = [self._normalise(dict(p)) for p in prototypes]
+        self._proto_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for idx, proto in enumerate(self._prototypes):
+            for f, w in proto.items():
+                self._proto_postings[f].append((idx, w))
+        self._n_rows = n
+
+    def _add_entry(self, entry: Problem | Faq, raw_texts: list[tuple[str, str, str]]) -> None:
+        self._topic_of[entry.id] = self.kb.topic_of(entry.id)
+        raw_texts.extend((entry.id, "example", t) for t in entry.examples)
+        if isinstance(entry, Problem):
+            raw_texts.append((entry.id, "title", entry.title))
+            raw_texts.extend((entry.id, "symptom", s) for s in entry.symptoms)
+            raw_texts.extend((entry.id, "error", m) for m in entry.error_messages)
+            for code in entry.error_codes:
+                pattern = re.compile(rf"(?<![\w.]){re.escape(code)}(?![\w.])", re.IGNORECASE)
+                self._codes.append((pattern, entry.id, code))
+            # Short messages ("552") are codes in disguise; only long lines are matched fuzzily.
+            self._messages.extend(
+                (clean(m).casefold(), entry.id)
+                for m in entry.error_messages
+                if len(m) >= MIN_ERROR_MESSAGE_LENGTH
+            )
+        else:
+            raw_texts.append((entry.id, "question", entry.question))
+        for keyword in entry.keywords:
+            self._keywords[entry.id].append(tuple(stem(w) for w in words(keyword)))
+
+    def _weigh(self, feats: dict[str, float]) -> dict[str, float]:
+        return self._normalise(
+            {f: w * self._idf.get(f, self._default_idf) for f, w in feats.items()}
+        )
+
+    @staticmethod
+    def _normalise(vec: dict[str, float]) -> dict[str, float]:
+        norm = math.sqrt(sum(w * w for w in vec.values()))
+        if norm == 0:
+            return {}
+        return {f: w / norm for f, w in vec.items()}
+
+    # -- querying ---------------------------------------------------------------------------
+
+    def match(self, text: str) -> MatchResult:
+        """Rank the topics for ``text`` and decide answer / clarify / none."""
+        text = text if isinstance(text, str) else str(text)
+        stems = self._analyzer.stems(text)
+        entry_scores, evidence, text_scores = self._score_entries(text, stems)
+        return self._decide(text, entry_scores, evidence, text_scores)
+
+    def _score_entries(
+        self, text: str, stems: list[str]
+    ) -> tuple[dict[str, float], dict[str, str], dict[str, float]]:
+        scores: dict[str, float] = {}
+        evidence: dict[str, str] = {}
+        query = self._weigh(self._analyzer.features(stems))
+        if query:
+            rows, sims = self._cosines(query)
+            if rows.size:
+                self._blend_rows(stems, rows, sims, query, scores, evidence)
+        text_scores = dict(scores)
+        self._exact_evidence(text, stems, scores, evidence)
+        return scores, evidence, text_scores
+
+    def _cosines(self, query: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        idx_parts, val_parts = [], []
+        for f, w in query.items():
+            posting = self._postings.get(f)
+            if posting is None or f in self._common:
+                continue
+            idx_parts.append(posting[0])
+            val_parts.append(posting[1] * w)
+        if not idx_parts:
+            return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
+        idx = np.concatenate(idx_parts)
+        vals = np.concatenate(val_parts)
+        rows, inverse = np.unique(idx, return_inverse=True)
+        sims = np.bincount(inverse, weights=vals, minlength=rows.size)
+        return rows, sims
+
+    def _blend_rows(
+        self,
+        stems: list[str],
+        rows: np.ndarray,
+        sims: np.ndarray,
+        query: dict[str, float],
+        scores: dict[str, float],
+        evidence: dict[str, str],
+    ) -> None:
+        if rows.size > RESCORE_ROWS:
+            top = np.argpartition(-sims, RESCORE_ROWS - 1)[:RESCORE_ROWS]
+            rows, sims = rows[top], sims[top]
+        canonical = " ".join(stems)
+        fuzzy = process.cdist(
+            [canonical],
+            [self._choices[r].canonical for r in rows],
+            scorer=fuzz.token_sort_ratio,
+            processor=None,
+            dtype=np.float32,
+        )[0]
+        combined = (1 - FUZZ_WEIGHT) * sims + FUZZ_WEIGHT * (fuzzy / 100.0)
+        per_entry: dict[int, list[tuple[float, int]]] = defaultdict(list)
+        for row, value in zip(rows.tolist(), combined.tolist(), strict=True):
+            per_entry[int(self._row_entry[row])].append((value, row))
+        for entry_idx, values in per_entry.items():
+            values.sort(reverse=True)
+            best, best_row = values[0]
+            runner_up = values[1][0] if len(values) > 1 else 0.0
+            proto = self._prototypes[entry_idx]
+            proto_sim = sum(w * proto.get(f, 0.0) for f, w in query.items())
+            score = (
+                (1 - PROTOTYPE_WEIGHT - RUNNER_UP_WEIGHT) * best
+                + RUNNER_UP_WEIGHT * runner_up
+                + PROTOTYPE_WEIGHT * proto_sim
+            )
+            entry = self._entries[entry_idx]
+            scores[entry] = min(1.0, score)
+            choice = self._choices[best_row]
+            evidence[entry] = f'{choice.kind} "{choice.text}"'
+
+    def _exact_evidence(
+        self, text: str, stems: list[str], scores: dict[str, float], evidence: dict[str, str]
+    ) -> None:
+        cleaned = clean(text)
+        lowered = cleaned.casefold()
+        for pattern, entry, code in self._codes:
+            if pattern.search(cleaned):
+                scores[entry] = max(scores.get(entry, 0.0), CODE_SCORE)
+                evidence[entry] = f"error code {code}"
+        for message, entry in self._messages:
+            if len(lowered) >= 12 and (
+                message in lowered
+                or fuzz.partial_ratio(message, lowered, processor=None, score_cutoff=90)
+            ):
+                scores[entry] = max(scores.get(entry, 0.0), CODE_SCORE)
+                evidence[entry] = f'error message "{message}"'
+        joined = f" {' '.join(stems)} "
+        for entry, keywords in self._keywords.items():
+            hits = [k for k in keywords if k and f" {' '.join(k)} " in joined]
+            if hits and entry in scores:
+                bonus = min(KEYWORD_BONUS_CAP, KEYWORD_BONUS * len(hits))
+                scores[entry] = min(1.0, scores[entry] + bonus)
+
+    def _decide(
+        self,
+        text: str,
+        entry_scores: dict[str, float],
+        evidence: dict[str, str],
+        text_scores: dict[str, float],
+    ) -> MatchResult:
+        by_topic: dict[str, Candidate] = {}
+        oos_id, oos_score = None, 0.0
+        for entry, score in entry_scores.items():
+            topic = self._topic_of[entry]
+            if self.kb.entry(entry) is None:
+                if score > oos_score:
+                    oos_id, oos_score = entry, score
+                continue
+            current = by_topic.get(topic)
+            if current is None or score > current.score:
+                by_topic[topic] = Candidate(
+                    id=entry,
+                    topic=topic,
+                    score=round(score, 4),
+                    evidence=evidence.get(entry, ""),
+                    exact=evidence.get(entry, "").startswith("error"),
+                    text_score=round(text_scores.get(entry, 0.0), 4),
+                )
+        ranked = tuple(sorted(by_topic.values(), key=lambda c: (-c.score, c.topic)))
+        return decide(
+            text=text,
+            ranked=ranked,
+            out_of_scope=oos_id,
+            out_of_scope_score=round(oos_score, 4),
+            settings=self.settings,
+        )
+
+
+def decide(
+    *,
+    text: str,
+    ranked: tuple[Candidate, ...],
+    out_of_scope: str | None,
+    out_of_scope_score: float,
+    settings: MatchSettings,
+) -> MatchResult:
+    """Floor plus margin: answer, clarify or none from ranked candidates (used by eval sweeps)."""
+    top = ranked[0].score if ranked else 0.0
+    second = ranked[1].score if len(ranked) > 1 else 0.0
+
+    def result(decision: Decision, reason: str, candidates: tuple[Candidate, ...] = ranked):
+        return MatchResult(
+            text=text,
+            decision=decision,
+            candidates=candidates,
+            out_of_scope=out_of_scope,
+            out_of_scope_score=out_of_scope_score,
+            reason=reason,
+            settings=settings,
+        )
+
+    if ranked and ranked[0].exact:
+        # An exact code is strong evidence, unless the words around it read like a topic we
+        # don't cover ("the 552 came back because THEIR mailbox is full"): then ask.
+        if out_of_scope_score <= ranked[0].text_score + settings.oos_margin:
+            return result(Decision.ANSWER, f"exact {ranked[0].evidence}")
+        return result(
+            Decision.CLARIFY,
+            f"exact {ranked[0].evidence}, but the wording is closer to out-of-scope "
+            f"'{out_of_scope}'",
+        )
+    effective = top - settings.oos_weight * out_of_scope_score
+    if out_of_scope is not None and out_of_scope_score >= top + settings.oos_margin:
+        return result(
+            Decision.NONE,
+            f"closer to out-of-scope '{out_of_scope}' ({out_of_scope_score:.2f}) than to any "
+            f"topic ({top:.2f})",
+        )
+    if effective >= settings.answer_floor and top - second >= settings.margin:
+        return result(
+            Decision.ANSWER,
+            f"top {top:.2f} less out-of-scope pull = {effective:.2f} >= answer floor "
+            f"{settings.answer_floor}, margin {top - second:.2f} >= {settings.margin}",
+        )
+    if effective >= settings.clarify_floor:
+        close = _close(ranked, settings)
+        rest = tuple(c for c in ranked if c not in close)
+        return result(
+            Decision.CLARIFY,
+            f"top {top:.2f} less out-of-scope pull = {effective:.2f}: between clarify floor "
+            f"{settings.clarify_floor} and answer floor {settings.answer_floor}, or margin "
+            f"{top - second:.2f} < {settings.margin}",
+            close + rest,
+        )
+    return result(
+        Decision.NONE,
+        f"top {top:.2f} less out-of-scope pull = {effective:.2f} < clarify floor "
+        f"{settings.clarify_floor}",
+    )
+
+
+def _close(ranked: tuple[Candidate, ...], settings: MatchSettings) -> tuple[Candidate, ...]:
+    """The candidates near enough to the top to offer as choices."""
+    if not ranked:
+        return ()
+    floor = max(settings.clarify_floor * CLARIFY_SHARE, ranked[0].score - settings.band)
+    return tuple(c for c in ranked if c.score >= floor)[: settings.max_choices]
