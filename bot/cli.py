@@ -104,7 +104,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 0
     except Exception as err:
         logger.debug("unexpected error", exc_info=True)
-        print(f"alimail-bot: unexpected error: {err!r} (run with BOT_LOG_LEVEL=DEBUG)", file=sys.stderr)
+        print(
+            f"alimail-bot: unexpected error: {err!r} (run with BOT_LOG_LEVEL=DEBUG)",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -246,7 +249,8 @@ def format_report(report, settings: Settings, advice, advice_report, *, errors: 
     """The human-readable eval report."""
     m = report.metrics()
     lines = [
-        f"questions: {m['questions']} ({m['in_scope']} in scope, {m['out_of_scope']} out of scope)",
+        f"questions: {m['questions']} ({m['in_scope']} in scope, "
+        f"{m['out_of_scope']} out of scope)",
         f"right first reply      {m['right_first_reply']:.3f}",
         f"correct answer         {m['correct_answer']:.3f}",
         f"out-of-scope rejection {m['out_of_scope_rejection']:.3f}",

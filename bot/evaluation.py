@@ -191,20 +191,16 @@ def advise(matcher: Matcher, cases: list[Case]) -> tuple[MatchSettings, Report]:
     oos = np.array([r.out_of_scope_score if r.out_of_scope else -1.0 for r in results])
     exact = np.array([bool(r.candidates) and r.candidates[0].exact for r in results])
     text_top = np.array([r.candidates[0].text_score if r.candidates else 0.0 for r in results])
-    top_right = np.array(
-        [bool(r.candidates) and r.candidates[0].topic == label for r, label in zip(results, labels, strict=True)]
-    )
+    pairs = list(zip(results, labels, strict=True))
+    top_right = np.array([bool(r.candidates) and r.candidates[0].topic == lab for r, lab in pairs])
     rank = np.array(
         [
             next((i for i, c in enumerate(r.candidates) if c.topic == label), 99)
-            for r, label in zip(results, labels, strict=True)
+            for r, label in pairs
         ]
     )
     label_score = np.array(
-        [
-            next((c.score for c in r.candidates if c.topic == label), -1.0)
-            for r, label in zip(results, labels, strict=True)
-        ]
+        [next((c.score for c in r.candidates if c.topic == label), -1.0) for r, label in pairs]
     )
     base = matcher.settings
     n_in, n_out, n = max(1, int(in_scope.sum())), max(1, int((~in_scope).sum())), len(cases)
@@ -223,9 +219,7 @@ def advise(matcher: Matcher, cases: list[Case]) -> tuple[MatchSettings, Report]:
         exact_clarify = exact & ~exact_answer
         rejected_oos = ~exact & (oos >= 0) & (oos >= top + oos_margin)
         rest = ~exact & ~rejected_oos
-        answer = exact_answer | (
-            rest & (effective >= answer_floor) & (top - second >= margin)
-        )
+        answer = exact_answer | (rest & (effective >= answer_floor) & (top - second >= margin))
         clarify = exact_clarify | (rest & ~answer & (effective >= clarify_floor))
         floor = np.maximum(clarify_floor * CLARIFY_SHARE, top - base.band)
         in_choices = (rank < base.max_choices) & (label_score >= floor)

@@ -39,36 +39,125 @@ INTENT_MAX_WORDS = 6
 
 INTENT_PHRASES: dict[Action, tuple[str, ...]] = {
     Action.CANCEL: (
-        "cancel", "stop", "start over", "restart", "reset", "quit", "exit", "never mind",
-        "nevermind", "forget it", "abort", "end", "start again",
+        "cancel",
+        "stop",
+        "start over",
+        "restart",
+        "reset",
+        "quit",
+        "exit",
+        "never mind",
+        "nevermind",
+        "forget it",
+        "abort",
+        "end",
+        "start again",
     ),
     Action.DONE: (
-        "done", "next", "ok", "okay", "ok done", "did it", "finished", "completed", "go on",
-        "continue", "k", "ready", "got it", "next step", "done that", "next please", "👍",
-        "ok next", "done next", "did that", "completed it", "✅",
+        "done",
+        "next",
+        "ok",
+        "okay",
+        "ok done",
+        "did it",
+        "finished",
+        "completed",
+        "go on",
+        "continue",
+        "k",
+        "ready",
+        "got it",
+        "next step",
+        "done that",
+        "next please",
+        "👍",
+        "ok next",
+        "done next",
+        "did that",
+        "completed it",
+        "✅",
     ),
     Action.BACK: ("back", "go back", "previous", "prev", "previous step", "step back", "undo"),
     Action.STUCK: (
-        "stuck", "i am stuck", "im stuck", "help", "i can not find it", "can not find it",
-        "where is it", "i do not see it", "do not see it", "what do you mean", "how",
-        "i do not understand", "not clear", "details", "more details", "where", "??",
-        "i can not", "lost", "confused",
+        "stuck",
+        "i am stuck",
+        "im stuck",
+        "help",
+        "i can not find it",
+        "can not find it",
+        "where is it",
+        "i do not see it",
+        "do not see it",
+        "what do you mean",
+        "how",
+        "i do not understand",
+        "not clear",
+        "details",
+        "more details",
+        "where",
+        "??",
+        "i can not",
+        "lost",
+        "confused",
     ),
     Action.YES: (
-        "yes", "y", "yep", "yeah", "yup", "sure", "worked", "it worked", "it works",
-        "works", "works now", "it works now", "fixed", "solved", "that worked",
-        "that helped", "it helped", "helped", "all good", "yes it works", "yes it worked",
-        "correct", "right",
+        "yes",
+        "y",
+        "yep",
+        "yeah",
+        "yup",
+        "sure",
+        "worked",
+        "it worked",
+        "it works",
+        "works",
+        "works now",
+        "it works now",
+        "fixed",
+        "solved",
+        "that worked",
+        "that helped",
+        "it helped",
+        "helped",
+        "all good",
+        "yes it works",
+        "yes it worked",
+        "correct",
+        "right",
     ),
     Action.NO: (
-        "no", "n", "nope", "nah", "did not work", "it did not work", "still broken",
-        "not working", "still not working", "does not work", "same problem", "not fixed",
-        "no luck", "still", "still the same", "no it did not", "❌",
+        "no",
+        "n",
+        "nope",
+        "nah",
+        "did not work",
+        "it did not work",
+        "still broken",
+        "not working",
+        "still not working",
+        "does not work",
+        "same problem",
+        "not fixed",
+        "no luck",
+        "still",
+        "still the same",
+        "no it did not",
+        "❌",
     ),
     Action.HUMAN: (
-        "human", "agent", "person", "operator", "real person", "talk to a person",
-        "talk to someone", "talk to a human", "support staff", "speak to someone",
-        "speak to a human", "live agent", "contact support",
+        "human",
+        "agent",
+        "person",
+        "operator",
+        "real person",
+        "talk to a person",
+        "talk to someone",
+        "talk to a human",
+        "support staff",
+        "speak to someone",
+        "speak to a human",
+        "live agent",
+        "contact support",
     ),
     Action.NONE_OF_THESE: ("none", "none of these", "neither", "none of them", "other"),
 }
@@ -90,9 +179,7 @@ def parse_intent(text: str) -> Action | None:
         return _PHRASE_ACTION[phrase]
     if len(phrase) < 4:
         return None
-    hit = process.extractOne(
-        phrase, _PHRASES, scorer=fuzz.ratio, processor=None, score_cutoff=84
-    )
+    hit = process.extractOne(phrase, _PHRASES, scorer=fuzz.ratio, processor=None, score_cutoff=84)
     return _PHRASE_ACTION[hit[0]] if hit else None
 
 
@@ -244,7 +331,7 @@ def start_topic(turn: Turn, session: Session) -> Outcome:
         candidates=(),
         offer=None,
         misses=0,
-        tried=tuple(t for t in session.tried if t != entry.id) + (entry.id,),
+        tried=(*(t for t in session.tried if t != entry.id), entry.id),
     ).remember(f"bot: guide {entry.id}")
     return _outcome(
         new,
@@ -311,9 +398,7 @@ def not_covered(turn: Turn, session: Session, result: MatchResult) -> Outcome:
             "I still can't find that in my guide, sorry. A person from the support team can "
             "help with questions I don't cover."
         )
-        return _outcome(
-            new, Reply(text=text, buttons=(person, *topic_buttons(turn.kb))), log=log
-        )
+        return _outcome(new, Reply(text=text, buttons=(person, *topic_buttons(turn.kb))), log=log)
     text = (
         "Sorry, that isn't covered by my Alibaba Mail guide. I can help with these problems; "
         "describe yours in other words, pick one, or ask for a person:"
@@ -587,8 +672,10 @@ def cancel(turn: Turn, session: Session) -> Outcome:
     )
     return _outcome(
         new,
-        Reply(text="OK, stopped. Tell me what's wrong any time, or pick a topic:",
-              buttons=topic_buttons(turn.kb)),
+        Reply(
+            text="OK, stopped. Tell me what's wrong any time, or pick a topic:",
+            buttons=topic_buttons(turn.kb),
+        ),
         log=(LogRecord(kind="dialogue.cancelled", topic=session.topic),),
     )
 
@@ -604,7 +691,7 @@ def welcome(turn: Turn, session: Session) -> Outcome:
     """Greeting that says what the bot does; mid-walkthrough it shows where we are."""
     text = (
         "Hi! I'm the Alibaba Mail support bot. Tell me in your own words what's wrong "
-        "(\"Outlook deleted my mail\", \"senders get bounce 552\") and I'll walk you through "
+        '("Outlook deleted my mail", "senders get bounce 552") and I\'ll walk you through '
         "the fix step by step. I can help with:"
     )
     if session.state is State.IDLE:
@@ -695,12 +782,26 @@ TEXT_INTENTS: dict[State, frozenset[Action]] = {
     State.IDLE: frozenset({Action.CANCEL, Action.HUMAN}),
     State.CLARIFY: frozenset({Action.CANCEL, Action.HUMAN, Action.NONE_OF_THESE}),
     State.GUIDE: frozenset(
-        {Action.DONE, Action.YES, Action.BACK, Action.STUCK, Action.NO, Action.CANCEL,
-         Action.HUMAN}
+        {
+            Action.DONE,
+            Action.YES,
+            Action.BACK,
+            Action.STUCK,
+            Action.NO,
+            Action.CANCEL,
+            Action.HUMAN,
+        }
     ),
     State.VERIFY: frozenset(
-        {Action.DONE, Action.YES, Action.NO, Action.BACK, Action.STUCK, Action.CANCEL,
-         Action.HUMAN}
+        {
+            Action.DONE,
+            Action.YES,
+            Action.NO,
+            Action.BACK,
+            Action.STUCK,
+            Action.CANCEL,
+            Action.HUMAN,
+        }
     ),
     State.HANDOFF: frozenset({Action.CANCEL}),
 }
@@ -725,7 +826,12 @@ class Engine:
         turn = Turn(kb=self.kb, matcher=self.matcher, settings=self.settings, now=now)
         if self._expired(session, now):
             session = session.advance(
-                state=State.IDLE, topic=None, step=0, candidates=(), offer=None, tried=(),
+                state=State.IDLE,
+                topic=None,
+                step=0,
+                candidates=(),
+                offer=None,
+                tried=(),
                 misses=0,
             )
             turn = replace(

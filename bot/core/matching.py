@@ -26,6 +26,7 @@ in ``MatchSettings`` (calibrated by ``alimail-bot eval`` on a set of our own).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import defaultdict
@@ -36,7 +37,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.config import MatchSettings
-from bot.core.knowledge import Faq, KnowledgeBase, OutOfScope, Problem
+from bot.core.knowledge import Faq, KnowledgeBase, Problem
 from bot.core.text import clean, stem, strip_forward_prefix, words
 
 STOP_WORDS = frozenset(
@@ -213,7 +214,7 @@ class _Analyzer:
             tag = self._concept_of.get(s)
             if tag:
                 feats[tag] = 1.0
-        for a, b in zip(stems, stems[1:], strict=False):
+        for a, b in itertools.pairwise(stems):
             feats[f"{a}_{b}"] = BIGRAM_WEIGHT
         return feats
 

@@ -20,7 +20,9 @@ _PREFIX = re.compile(
     r"\s+(?:says|said|writes|wrote|reports|reported|asks|asked|complains)\s*:?\s*)+",
     re.IGNORECASE,
 )
-_INVISIBLE = re.compile(r"[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+_INVISIBLE = re.compile(
+    r"[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+)
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 # "阿里邮箱支持IMAP吗" is one \w+ run: split where CJK meets Latin letters or digits.
