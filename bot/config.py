@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import ConfigError
+from bot.store import default_store_url
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,60}$")
@@ -36,6 +37,7 @@ class Settings:
     api_url: str = DEFAULT_API_URL
     knowledge_dir: Path = Path("knowledge")
     store_url: str | None = None
+    default_store_url: str = "memory://"
     admins: frozenset[int] = frozenset()
     staff_chat: int | None = None
     webhook_url: str | None = None
@@ -90,6 +92,7 @@ class Settings:
             api_url=api_url,
             knowledge_dir=Path(environ.get("BOT_KNOWLEDGE") or "knowledge"),
             store_url=store_url,
+            default_store_url=default_store_url(environ),
             admins=_parse_ids("BOT_ADMINS", environ.get("BOT_ADMINS", "")),
             staff_chat=_parse_chat("BOT_STAFF_CHAT", environ.get("BOT_STAFF_CHAT")),
             webhook_url=webhook_url,

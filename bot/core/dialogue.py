@@ -17,6 +17,7 @@ timeout starts over, and says so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -239,9 +240,21 @@ def topic_buttons(kb: KnowledgeBase) -> tuple[Button, ...]:
     """One button per problem plus the IMAP question."""
     buttons = [Button(label=p.title, action=Action.CHOOSE, arg=p.id) for p in kb.problems]
     buttons.extend(
-        Button(label=f.question, action=Action.CHOOSE, arg=f.id) for f in kb.faqs if not f.problem
+        Button(label=short_label(f.question), action=Action.CHOOSE, arg=f.id)
+        for f in kb.faqs
+        if not f.problem
     )
     return tuple(buttons)
+
+
+def short_label(text: str, limit: int = 48) -> str:
+    """A button label: the first clause of a long question, cut at a word boundary."""
+    head = re.split(r"[,;:?]", text, maxsplit=1)[0].strip()
+    if text.rstrip().endswith("?") and head != text.strip():
+        head += "?"
+    if len(head) <= limit:
+        return head
+    return head[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def guide_buttons(session: Session) -> tuple[Button, ...]:
@@ -295,7 +308,10 @@ def current_prompt(kb: KnowledgeBase, session: Session) -> Reply:
 
 def clarify_prompt(kb: KnowledgeBase, candidates: tuple[str, ...]) -> Reply:
     """'Which of these is it?' with one button per candidate and 'none of these'."""
-    buttons = [Button(label=kb.title_of(c), action=Action.CHOOSE, arg=c) for c in candidates]
+    buttons = [
+        Button(label=short_label(kb.title_of(c), limit=60), action=Action.CHOOSE, arg=c)
+        for c in candidates
+    ]
     buttons.append(Button(label="None of these", action=Action.NONE_OF_THESE))
     if len(candidates) == 1:
         text = "I think it's this one, but I'm not sure. Is it?"
@@ -683,7 +699,9 @@ def cancel(turn: Turn, session: Session) -> Outcome:
 def show_topics(turn: Turn, session: Session) -> Outcome:
     """The menu of problems and FAQ entries (no state change)."""
     buttons = [Button(label=p.title, action=Action.CHOOSE, arg=p.id) for p in turn.kb.problems]
-    buttons.extend(Button(label=f.question, action=Action.CHOOSE, arg=f.id) for f in turn.kb.faqs)
+    buttons.extend(
+        Button(label=short_label(f.question), action=Action.CHOOSE, arg=f.id) for f in turn.kb.faqs
+    )
     return _outcome(session, Reply(text="Here's what I can help with:", buttons=tuple(buttons)))
 
 

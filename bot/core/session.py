@@ -38,6 +38,9 @@ class Session:
     version: int = 0
     updated_at: float = 0.0
     transcript: tuple[str, ...] = ()
+    # Opaque to the core: the channel's handle on the message that shows the current buttons,
+    # so it can remove them when the conversation moves on.
+    prompt_ref: str | None = None
 
     def advance(self, **changes: Any) -> Session:
         """A copy with ``changes`` applied and the version bumped."""
@@ -65,6 +68,7 @@ def session_to_json(session: Session) -> str:
             "version": session.version,
             "updated_at": session.updated_at,
             "transcript": list(session.transcript),
+            "prompt_ref": session.prompt_ref,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -95,6 +99,7 @@ def session_from_json(raw: str | bytes) -> Session:
             version=int(data["version"]),
             updated_at=float(data.get("updated_at", 0.0)),
             transcript=tuple(data.get("transcript", ())),
+            prompt_ref=data.get("prompt_ref"),
         )
     except (KeyError, ValueError, TypeError) as err:
         raise StoreError(f"stored session is malformed: {err!r}") from err

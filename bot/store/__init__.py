@@ -34,6 +34,16 @@ class SessionStore(Protocol):
         """Flush and release resources."""
         ...
 
+    def log_event(
+        self, kind: str, chat_id: str, topic: str | None, detail: str, at: float
+    ) -> None:
+        """Append one event-log record (bounded; oldest records are dropped)."""
+        ...
+
+    def event_counts(self, since: float = 0) -> dict[str, int]:
+        """How many records of each kind were logged at or after ``since``."""
+        ...
+
 
 STORE_URL_FORMS = "sqlite:///PATH, redis://HOST:PORT/DB or memory://"
 
