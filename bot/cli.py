@@ -154,11 +154,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def explain(result, core: Core) -> str:
     """The scores, evidence and thresholds behind a decision."""
-    s = result.settings
     lines = [
         f"decision: {result.decision.value} ({result.reason})",
-        f"thresholds: answer_floor={s.answer_floor} margin={s.margin} "
-        f"clarify_floor={s.clarify_floor} band={s.band} oos_margin={s.oos_margin}",
+        "thresholds: " + " ".join(f"{k}={v}" for k, v in _thresholds(result.settings).items()),
     ]
     for c in result.candidates[:5]:
         lines.append(f"  {c.score:.3f}  {c.id:<18} topic={c.topic:<15} {c.evidence}")

@@ -21,7 +21,7 @@ class MatchSettings:
     """Decision thresholds of the matcher (calibrated with ``alimail-bot eval``)."""
 
     answer_floor: float = 0.20
-    margin: float = 0.0
+    margin: float = 0.02
     clarify_floor: float = 0.18
     band: float = 0.12
     oos_margin: float = 0.04

@@ -207,7 +207,8 @@ def advise(matcher: Matcher, cases: list[Case]) -> tuple[MatchSettings, Report]:
     best: tuple[float, MatchSettings] | None = None
     for answer_floor, margin, clarify_floor, oos_margin, oos_weight in itertools.product(
         np.arange(0.20, 0.72, 0.02),  # answer floor
-        np.arange(0.0, 0.16, 0.02),  # margin
+        # A near tie is never answered: the margin starts above zero by design.
+        np.arange(0.02, 0.16, 0.02),  # margin
         np.arange(0.08, 0.50, 0.02),  # clarify floor
         (-0.04, 0.0, 0.04),  # out-of-scope margin
         (0.0, 0.25, 0.5, 0.75, 1.0),  # out-of-scope weight

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.channels.render import to_plain
-
 from bot.core.dialogue import Engine, Outcome
 from bot.core.events import ButtonPress, Command, Event, UserText
 from bot.core.replies import Button, Reply

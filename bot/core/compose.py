@@ -16,9 +16,8 @@ def step_details(problem: Problem, index: int) -> str | None:
     """The navigation path, form field, options and client tips for a step, if it has any."""
     step = problem.steps[index]
     lines = _detail_lines(step)
-    if index == len(problem.steps) - 1 or any(step.navigation for step in problem.steps):
-        # Client tips concern the whole fix; show them with the details of the key step.
-        lines.extend(f"{tip.client} tip: {tip.tip}" for tip in problem.client_tips)
+    # Client tips concern the whole fix, so they help whichever step someone is stuck on.
+    lines.extend(f"{tip.client} tip: {tip.tip}" for tip in problem.client_tips)
     if not lines:
         return None
     return "\n".join(lines)

@@ -45,7 +45,7 @@ STOP_WORDS = frozenset(
     under as is am are was were be been being do does did doing have has had having i me my
     mine we us our you your he him his she her it its they them their this that these those
     there here what which who whom whose when where why how can could would should will shall
-    may might must just also too very really please pls plz hi hello hey dear thanks thank
+    may might must just also too very really please pls plz dear
     sir madam team any some all every each again still even now today yesterday ok okay
     get got gets getting go going went one ones thing things something anything like want
     need know tell help let make made see seen use used using way lot lots much many""".split()
