@@ -907,3 +907,17 @@ class Engine:
         if not outcome.replies and outcome.session.state is not State.HANDOFF:
             outcome = replace(outcome, replies=(Reply(text="…"),))
         return replace(outcome, session=replace(session, updated_at=now))
+
+
+def transition_table() -> str:
+    """The transition table as Markdown (the README embeds it; a test keeps them equal)."""
+    states_of: dict[tuple[str, Handler], list[State]] = {}
+    for (state, action), handler in TRANSITIONS.items():
+        states_of.setdefault((action, handler), []).append(state)
+    rows = ["| in state | on | does |", "| --- | --- | --- |"]
+    for (action, handler), states in states_of.items():
+        where = "any" if len(states) == len(State) else ", ".join(s.value for s in states)
+        on = action.name.lower() if isinstance(action, Action) else action
+        doc = (handler.__doc__ or "").strip().splitlines()[0]
+        rows.append(f"| {where} | {on} | `{handler.__name__}`: {doc} |")
+    return "\n".join(rows)
