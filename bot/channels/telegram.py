@@ -59,6 +59,7 @@ from bot.core.matching import Decision, Matcher
 from bot.core.replies import Button, Reply
 from bot.core.session import Session, State
 from bot.errors import StoreError
+from bot.metrics import Metrics
 from bot.store import SessionStore
 
 logger = logging.getLogger(__name__)
@@ -193,8 +194,10 @@ class TelegramChannel:
         store: SessionStore,
         settings: Settings,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
+        self.metrics = metrics
         self.kb: KnowledgeBase = engine.kb
         self.matcher: Matcher = engine.matcher
         self.store = store
@@ -320,8 +323,11 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None:
             return
+        started = time.perf_counter()
         chat_id = str(chat.id)
         outcome, before = self._apply(chat_id, event)
+        if self.metrics is not None:
+            self.metrics.updates.labels(kind=type(event).__name__).inc()
         if outcome.escalated:
             await self._open_ticket(context, chat, outcome)
         if outcome.session.state is State.HANDOFF and isinstance(event, UserText):
@@ -333,6 +339,8 @@ class TelegramChannel:
         prompt = await self._send_all(context, chat.id, outcome)
         if prompt != outcome.session.prompt_ref:
             self._remember_prompt(outcome.session, prompt)
+        if self.metrics is not None:
+            self.metrics.handle_seconds.observe(time.perf_counter() - started)
 
     def _apply(self, chat_id: str, event: Event) -> tuple[Outcome, Session]:
         """Run the engine and save with compare-and-set, retrying on a concurrent write."""
@@ -362,6 +370,8 @@ class TelegramChannel:
     def _log(self, chat_id: str, outcome: Outcome) -> None:
         now = self.clock()
         for record in outcome.log:
+            if self.metrics is not None:
+                self.metrics.events.labels(kind=record.kind).inc()
             try:
                 self.store.log_event(record.kind, chat_id, record.topic, record.detail, now)
             except StoreError:
@@ -426,6 +436,8 @@ class TelegramChannel:
             logger.error("LOST reply to chat %s: %.200r", chat_id, text)
         else:
             self.delivery.sent += 1
+        if self.metrics is not None:
+            self.metrics.replies.labels(result="lost" if message is None else "sent").inc()
         return message
 
     async def _with_retry(self, call: Callable[[], Awaitable[T]], *, what: str) -> T | None:
@@ -663,10 +675,10 @@ def _origin_name(message: Message) -> str:
 
 
 def build_application(
-    settings: Settings, engine: Engine, store: SessionStore
+    settings: Settings, engine: Engine, store: SessionStore, *, metrics: Metrics | None = None
 ) -> tuple[Application, TelegramChannel]:
     """The PTB application with our handlers, rate limiter, ordering and error handler."""
-    channel = TelegramChannel(engine=engine, store=store, settings=settings)
+    channel = TelegramChannel(engine=engine, store=store, settings=settings, metrics=metrics)
     assert settings.token is not None
     builder = (
         ApplicationBuilder()
@@ -748,7 +760,11 @@ def run_telegram(core: Any, settings: Settings) -> int:
     assert settings.token is not None
     quiet_logging(settings.token)
     store = open_store(settings.store_url or settings.default_store_url)
-    application, channel = build_application(settings, core.engine, store)
+    metrics = None
+    if settings.metrics is not None:
+        metrics = Metrics()
+        metrics.serve(*settings.metrics)
+    application, channel = build_application(settings, core.engine, store, metrics=metrics)
     try:
         if settings.webhook_url:
             host, port = settings.listen
