@@ -1,0 +1,1 @@
+"""Channel adapters: render engine replies for a transport (Telegram HTML, console text)."""

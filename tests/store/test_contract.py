@@ -41,6 +41,7 @@ def full_session(*, chat_id: str = "-100123", version: int = 7) -> Session:
             "bot: **Mailbox full**: 邮箱已满",
             'user: quote " backslash \\ newline \n tab \t nul \x00 end',
         ),
+        prompt_ref="4711",
     )
 
 
