@@ -90,7 +90,7 @@ class Settings:
         return cls(
             token=token,
             api_url=api_url,
-            knowledge_dir=Path(environ.get("BOT_KNOWLEDGE") or "knowledge"),
+            knowledge_dir=Path(environ.get("BOT_KNOWLEDGE") or default_knowledge_dir()),
             store_url=store_url,
             default_store_url=default_store_url(environ),
             admins=_parse_ids("BOT_ADMINS", environ.get("BOT_ADMINS", "")),
@@ -105,6 +105,15 @@ class Settings:
                 "BOT_SESSION_TIMEOUT", environ.get("BOT_SESSION_TIMEOUT"), 30.0
             ),
         )
+
+
+def default_knowledge_dir() -> Path:
+    """``./knowledge`` if there is one, else the folder shipped beside the package."""
+    here = Path("knowledge")
+    if here.is_dir():
+        return here
+    beside = Path(__file__).resolve().parent.parent / "knowledge"
+    return beside if beside.is_dir() else here
 
 
 def _parse_ids(name: str, raw: str) -> frozenset[int]:
