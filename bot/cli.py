@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     triage.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
     triage.add_argument("--json", action="store_true", help="one JSON object per line (default)")
     ev = sub.add_parser("eval", help="accuracy on a labelled YAML file")
-    ev.add_argument("file", type=Path, help="YAML list of {text, label}")
+    ev.add_argument("file", type=Path, nargs="+", help="YAML list(s) of {text, label}")
     ev.add_argument("--json", action="store_true", help="machine-readable output")
     ev.add_argument("--errors", action="store_true", help="list every miss")
     kb = sub.add_parser("kb", help="knowledge base tools")
@@ -208,7 +208,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.evaluation import advise, evaluate, load_cases
 
     core = build_core(settings)
-    cases = load_cases(args.file, core.kb)
+    cases = [case for path in args.file for case in load_cases(path, core.kb)]
     report = evaluate(core.matcher, cases)
     advice, advice_report = advise(core.matcher, cases)
     if args.json:
