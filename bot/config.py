@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import ConfigError
-from bot.store import default_store_url
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,60}$")
@@ -52,6 +51,10 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read and validate every variable; raise ConfigError naming the first bad one."""
+        # Imported here: bot.core imports MatchSettings from this module, and the core must
+        # not pull in the store layer.
+        from bot.store import default_store_url
+
         token = environ.get("TELEGRAM_BOT_TOKEN") or None
         if token is not None and not TOKEN_PATTERN.match(token):
             # Never echo the token itself: it is a secret even when malformed.

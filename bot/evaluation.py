@@ -175,8 +175,9 @@ def objective(report: Report) -> float:
 def advise(matcher: Matcher, cases: list[Case]) -> tuple[MatchSettings, Report]:
     """Search the thresholds on these cases; return the best settings and their report.
 
-    The scores are computed once; each grid point re-applies ``decide`` in vector form, so a
-    sweep of tens of thousands of threshold combinations takes about a second.
+    The scores are computed once; ``decide`` is re-applied in vector form over every case and
+    both floors at once, so a sweep of tens of thousands of threshold combinations takes a
+    fraction of a second.
     """
     results = [matcher.match(case.text) for case in cases]
     kb = matcher.kb
@@ -204,48 +205,55 @@ def advise(matcher: Matcher, cases: list[Case]) -> tuple[MatchSettings, Report]:
     )
     base = matcher.settings
     n_in, n_out, n = max(1, int(in_scope.sum())), max(1, int((~in_scope).sum())), len(cases)
-    best: tuple[float, MatchSettings] | None = None
-    for answer_floor, margin, clarify_floor, oos_margin, oos_weight in itertools.product(
-        np.arange(0.20, 0.72, 0.02),  # answer floor
-        # A near tie is never answered: the margin starts above zero by design.
-        np.arange(0.02, 0.16, 0.02),  # margin
-        np.arange(0.08, 0.50, 0.02),  # clarify floor
-        (-0.04, 0.0, 0.04),  # out-of-scope margin
-        (0.0, 0.25, 0.5, 0.75, 1.0),  # out-of-scope weight
+    answer_floors = np.arange(0.20, 0.72, 0.02)
+    # A near tie is never answered: the margin starts above zero by design.
+    margins = np.arange(0.02, 0.16, 0.02)
+    clarify_floors = np.arange(0.08, 0.50, 0.02)
+    oos_margins = (-0.04, 0.0, 0.04)
+    oos_weights = (0.0, 0.25, 0.5, 0.75, 1.0)
+    # Both floors are swept at once as array axes (answer floor x clarify floor x case); the
+    # three smaller axes stay a loop. objective[a, m, c, om, ow] follows the grid order.
+    shape = (len(answer_floors), len(margins), len(clarify_floors), len(oos_margins))
+    objective = np.empty((*shape, len(oos_weights)))
+    a_floor = answer_floors[:, None]
+    c_floor = clarify_floors[None, :, None]
+    floor = np.maximum(clarify_floors[:, None] * CLARIFY_SHARE, top - base.band)
+    in_choices = ((rank < base.max_choices) & (label_score >= floor))[None]
+    for (m, margin), (om, oos_margin), (ow, oos_weight) in itertools.product(
+        enumerate(margins), enumerate(oos_margins), enumerate(oos_weights)
     ):
-        if clarify_floor > answer_floor:
-            continue
         effective = top - oos_weight * np.maximum(oos, 0.0)
         exact_answer = exact & (oos <= text_top + oos_margin)
         exact_clarify = exact & ~exact_answer
         rejected_oos = ~exact & (oos >= 0) & (oos >= top + oos_margin)
         rest = ~exact & ~rejected_oos
-        answer = exact_answer | (rest & (effective >= answer_floor) & (top - second >= margin))
-        clarify = exact_clarify | (rest & ~answer & (effective >= clarify_floor))
-        floor = np.maximum(clarify_floor * CLARIFY_SHARE, top - base.band)
-        in_choices = (rank < base.max_choices) & (label_score >= floor)
-        right_first = in_scope & ((answer & top_right) | (clarify & in_choices))
+        answer = exact_answer | (rest & (effective >= a_floor) & (top - second >= margin))
+        answer3 = answer[:, None, :]
+        clarify = exact_clarify | (rest & ~answer3 & (effective >= c_floor))
+        right_first = in_scope & ((answer3 & top_right) | (clarify & in_choices))
         correct = in_scope & answer & top_right
-        rejected = ~in_scope & ~answer & ~clarify
+        rejected = ~in_scope & ~answer3 & ~clarify
         wrong = answer & (~in_scope | ~top_right)
-        objective_value = (
-            right_first.sum() / n_in
-            + rejected.sum() / n_out
-            + 0.5 * correct.sum() / n_in
-            - 5 * wrong.sum() / n
+        objective[:, m, :, om, ow] = (
+            right_first.sum(axis=-1) / n_in
+            + rejected.sum(axis=-1) / n_out
+            + (0.5 * correct.sum(axis=-1) / n_in)[:, None]
+            - (5 * wrong.sum(axis=-1) / n)[:, None]
         )
-        if best is None or objective_value > best[0] + 1e-9:
-            best = (
-                float(objective_value),
-                replace(
-                    base,
-                    answer_floor=round(float(answer_floor), 2),
-                    margin=round(float(margin), 2),
-                    clarify_floor=round(float(clarify_floor), 2),
-                    oos_margin=float(oos_margin),
-                    oos_weight=float(oos_weight),
-                ),
-            )
-    assert best is not None
-    settings = best[1]
+    # The first grid point that beats every earlier one by more than rounding noise wins.
+    valid = (clarify_floors[None, :] <= answer_floors[:, None])[:, None, :, None, None]
+    values = np.where(valid, objective, -np.inf).ravel().tolist()
+    best_index, best_value = 0, -np.inf
+    for index, value in enumerate(values):
+        if value > best_value + 1e-9:
+            best_index, best_value = index, value
+    a, m, c, om, ow = np.unravel_index(best_index, objective.shape)
+    settings = replace(
+        base,
+        answer_floor=round(float(answer_floors[a]), 2),
+        margin=round(float(margins[m]), 2),
+        clarify_floor=round(float(clarify_floors[c]), 2),
+        oos_margin=float(oos_margins[om]),
+        oos_weight=float(oos_weights[ow]),
+    )
     return settings, aggregate(kb, cases, [redecide(r, settings) for r in results])

@@ -161,6 +161,25 @@ INTENT_PHRASES: dict[Action, tuple[str, ...]] = {
         "contact support",
     ),
     Action.NONE_OF_THESE: ("none", "none of these", "neither", "none of them", "other"),
+    Action.WALK: (
+        "walk me through it",
+        "walk me through",
+        "walk through it",
+        "take me through it",
+        "guide me",
+        "guide me through it",
+        "show me the steps",
+        "step by step",
+    ),
+    Action.NOT_MY_QUESTION: (
+        "not my question",
+        "not what i asked",
+        "wrong question",
+        "wrong answer",
+        "that is not it",
+        "thats not it",
+        "not it",
+    ),
 }
 
 _PHRASE_ACTION = {p: a for a, phrases in INTENT_PHRASES.items() for p in phrases}
@@ -180,8 +199,30 @@ def parse_intent(text: str) -> Action | None:
         return _PHRASE_ACTION[phrase]
     if len(phrase) < 4:
         return None
-    hit = process.extractOne(phrase, _PHRASES, scorer=fuzz.ratio, processor=None, score_cutoff=84)
-    return _PHRASE_ACTION[hit[0]] if hit else None
+    hits = process.extract(
+        phrase, _PHRASES, scorer=fuzz.ratio, processor=None, score_cutoff=84, limit=5
+    )
+    for hit, _, _ in hits:
+        # A phrase under four letters only matches itself drawn out ("yess"): as a fuzzy
+        # target it would catch other words ("send" is one letter away from "end").
+        if len(hit) >= 4 or phrase.startswith(hit):
+            return _PHRASE_ACTION[hit]
+    # fuzz.ratio counts two swapped letters ("dnoe", "cancle", "stcuk") as two edits.
+    swapped = {_PHRASE_ACTION[p] for p in _PHRASES if len(p) >= 4 and _one_swap_apart(phrase, p)}
+    return swapped.pop() if len(swapped) == 1 else None
+
+
+def _one_swap_apart(typed: str, phrase: str) -> bool:
+    """True when ``typed`` is ``phrase`` with two neighbouring characters swapped."""
+    if len(typed) != len(phrase):
+        return False
+    diff = [i for i, (a, b) in enumerate(zip(typed, phrase, strict=True)) if a != b]
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and typed[diff[0]] == phrase[diff[1]]
+        and typed[diff[1]] == phrase[diff[0]]
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -456,6 +497,17 @@ def clarify_text(turn: Turn, session: Session) -> Outcome:
     if raw.isdigit() and 1 <= int(raw) <= len(session.candidates):
         return start_topic(replace(turn, arg=session.candidates[int(raw) - 1]), session)
     return match_text(turn, session)
+
+
+def clarify_yes(turn: Turn, session: Session) -> Outcome:
+    """'Yes' to a single suggestion takes it; with several choices, ask which one."""
+    if len(session.candidates) == 1:
+        return start_topic(replace(turn, arg=session.candidates[0]), session)
+    return _outcome(
+        session,
+        Reply(text="Which one? Press its button or type its number."),
+        current_prompt(turn.kb, session),
+    )
 
 
 def clarify_none(turn: Turn, session: Session) -> Outcome:
@@ -758,10 +810,14 @@ TRANSITIONS: dict[tuple[State, str], Handler] = {
     (State.IDLE, TEXT): match_text,
     (State.IDLE, Action.WALK): walk_through,
     (State.IDLE, Action.HELPED): faq_helped,
+    (State.IDLE, Action.YES): faq_helped,
     (State.IDLE, Action.NOT_MY_QUESTION): not_my_question,
+    (State.IDLE, Action.NO): not_my_question,
     (State.IDLE, Action.RATE): record_feedback,
     (State.CLARIFY, TEXT): clarify_text,
     (State.CLARIFY, Action.NONE_OF_THESE): clarify_none,
+    (State.CLARIFY, Action.YES): clarify_yes,
+    (State.CLARIFY, Action.NO): clarify_none,
     (State.GUIDE, Action.DONE): next_step,
     (State.GUIDE, Action.YES): next_step,
     (State.GUIDE, Action.BACK): previous_step,
@@ -798,7 +854,9 @@ COMMANDS = {
 # Free-text intents only count where they mean something; elsewhere the text is matched.
 TEXT_INTENTS: dict[State, frozenset[Action]] = {
     State.IDLE: frozenset({Action.CANCEL, Action.HUMAN}),
-    State.CLARIFY: frozenset({Action.CANCEL, Action.HUMAN, Action.NONE_OF_THESE}),
+    State.CLARIFY: frozenset(
+        {Action.CANCEL, Action.HUMAN, Action.NONE_OF_THESE, Action.YES, Action.NO}
+    ),
     State.GUIDE: frozenset(
         {
             Action.DONE,
@@ -823,6 +881,8 @@ TEXT_INTENTS: dict[State, frozenset[Action]] = {
     ),
     State.HANDOFF: frozenset({Action.CANCEL}),
 }
+# Right after a FAQ answer, short replies answer its buttons ("that helped", "walk me through it").
+FAQ_FOLLOW_UPS = frozenset({Action.YES, Action.NO, Action.WALK, Action.NOT_MY_QUESTION})
 
 
 class Engine:
@@ -890,7 +950,10 @@ class Engine:
         session = session.remember(f"user: {text}") if text else session
         turn = replace(turn, text=text)
         intent = parse_intent(text) if text else None
-        if intent is not None and intent in TEXT_INTENTS[session.state]:
+        allowed = TEXT_INTENTS[session.state]
+        if session.state is State.IDLE and self.kb.faq(session.topic or "") is not None:
+            allowed = allowed | FAQ_FOLLOW_UPS
+        if intent is not None and intent in allowed:
             return intent, turn, session
         return TEXT, turn, session
 
