@@ -19,7 +19,14 @@ import yaml
 
 from bot.config import MatchSettings
 from bot.core.knowledge import KnowledgeBase
-from bot.core.matching import CLARIFY_SHARE, Decision, Matcher, MatchResult, decide
+from bot.core.matching import (
+    CLARIFY_SHARE,
+    EXACT_OOS_MARGIN,
+    Decision,
+    Matcher,
+    MatchResult,
+    decide,
+)
 from bot.errors import ConfigError
 
 NONE = "none"
@@ -115,6 +122,7 @@ def redecide(result: MatchResult, settings: MatchSettings) -> MatchResult:
         ranked=result.candidates,
         out_of_scope=result.out_of_scope,
         out_of_scope_score=result.out_of_scope_score,
+        terms=result.terms,
         settings=settings,
     )
 
@@ -191,6 +199,9 @@ def advise(matcher: Matcher, cases: list[Case]) -> tuple[MatchSettings, Report]:
     second = np.array([score_of(r, 1) for r in results])
     oos = np.array([r.out_of_scope_score if r.out_of_scope else -1.0 for r in results])
     exact = np.array([bool(r.candidates) and r.candidates[0].exact for r in results])
+    enough_words = np.array(
+        [r.terms > 1 or (bool(r.candidates) and r.candidates[0].keyword) for r in results]
+    )
     text_top = np.array([r.candidates[0].text_score if r.candidates else 0.0 for r in results])
     pairs = list(zip(results, labels, strict=True))
     top_right = np.array([bool(r.candidates) and r.candidates[0].topic == lab for r, lab in pairs])
@@ -223,11 +234,13 @@ def advise(matcher: Matcher, cases: list[Case]) -> tuple[MatchSettings, Report]:
         enumerate(margins), enumerate(oos_margins), enumerate(oos_weights)
     ):
         effective = top - oos_weight * np.maximum(oos, 0.0)
-        exact_answer = exact & (oos <= text_top + oos_margin)
+        exact_answer = exact & (oos <= text_top + EXACT_OOS_MARGIN)
         exact_clarify = exact & ~exact_answer
         rejected_oos = ~exact & (oos >= 0) & (oos >= top + oos_margin)
         rest = ~exact & ~rejected_oos
-        answer = exact_answer | (rest & (effective >= a_floor) & (top - second >= margin))
+        answer = exact_answer | (
+            rest & enough_words & (effective >= a_floor) & (top - second >= margin)
+        )
         answer3 = answer[:, None, :]
         clarify = exact_clarify | (rest & ~answer3 & (effective >= c_floor))
         right_first = in_scope & ((answer3 & top_right) | (clarify & in_choices))

@@ -492,11 +492,16 @@ def not_my_question(turn: Turn, session: Session) -> Outcome:
 
 
 def clarify_text(turn: Turn, session: Session) -> Outcome:
-    """While choosing: a number picks a choice; other text is matched afresh."""
+    """While choosing: a number picks a choice; a new description is matched afresh."""
     raw = turn.text.strip().rstrip(".)")
     if raw.isdigit() and 1 <= int(raw) <= len(session.candidates):
         return start_topic(replace(turn, arg=session.candidates[int(raw) - 1]), session)
-    return match_text(turn, session)
+    result = turn.matcher.match(turn.text)
+    if result.decision is Decision.NONE:
+        # Not a new description either: keep the choices rather than lose the place.
+        note = Reply(text="Sorry, I didn't catch that. Pick one of these, or describe it again:")
+        return _outcome(session, note, current_prompt(turn.kb, session))
+    return match_text(replace(turn, match=result), session)
 
 
 def clarify_yes(turn: Turn, session: Session) -> Outcome:
@@ -984,3 +989,7 @@ def transition_table() -> str:
         doc = (handler.__doc__ or "").strip().splitlines()[0]
         rows.append(f"| {where} | {on} | `{handler.__name__}`: {doc} |")
     return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(transition_table())

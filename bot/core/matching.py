@@ -100,6 +100,8 @@ FUZZ_WEIGHT = 0.25
 KEYWORD_BONUS = 0.06
 KEYWORD_BONUS_CAP = 0.12
 CODE_SCORE = 0.97
+# An exact code is answered unless an out-of-scope group reads this much closer than the words.
+EXACT_OOS_MARGIN = 0.1
 RESCORE_ROWS = 64
 # Clarify choices must score at least this share of the clarify floor.
 CLARIFY_SHARE = 0.75
@@ -127,6 +129,7 @@ class Candidate:
     score: float
     evidence: str = ""
     exact: bool = False
+    keyword: bool = False
     text_score: float = 0.0
 
 
@@ -139,6 +142,7 @@ class MatchResult:
     candidates: tuple[Candidate, ...] = ()
     out_of_scope: str | None = None
     out_of_scope_score: float = 0.0
+    terms: int = 0
     reason: str = ""
     settings: MatchSettings = field(default_factory=MatchSettings)
 
@@ -345,12 +349,12 @@ class Matcher:
         """Rank the topics for ``text`` and decide answer / clarify / none."""
         text = text if isinstance(text, str) else str(text)
         stems = self._analyzer.stems(text)
-        entry_scores, evidence, text_scores = self._score_entries(text, stems)
-        return self._decide(text, entry_scores, evidence, text_scores)
+        entry_scores, evidence, text_scores, keyworded = self._score_entries(text, stems)
+        return self._decide(text, len(set(stems)), entry_scores, evidence, text_scores, keyworded)
 
     def _score_entries(
         self, text: str, stems: list[str]
-    ) -> tuple[dict[str, float], dict[str, str], dict[str, float]]:
+    ) -> tuple[dict[str, float], dict[str, str], dict[str, float], set[str]]:
         scores: dict[str, float] = {}
         evidence: dict[str, str] = {}
         query = self._weigh(self._analyzer.features(stems))
@@ -359,8 +363,8 @@ class Matcher:
             if rows.size:
                 self._blend_rows(stems, rows, sims, query, scores, evidence)
         text_scores = dict(scores)
-        self._exact_evidence(text, stems, scores, evidence)
-        return scores, evidence, text_scores
+        keyworded = self._exact_evidence(text, stems, scores, evidence)
+        return scores, evidence, text_scores, keyworded
 
     def _cosines(self, query: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
         idx_parts, val_parts = [], []
@@ -420,7 +424,8 @@ class Matcher:
 
     def _exact_evidence(
         self, text: str, stems: list[str], scores: dict[str, float], evidence: dict[str, str]
-    ) -> None:
+    ) -> set[str]:
+        """Apply error codes, pasted error lines and keywords; return the keyworded entries."""
         cleaned = clean(text)
         lowered = cleaned.casefold()
         for pattern, entry, code in self._codes:
@@ -435,18 +440,23 @@ class Matcher:
                 scores[entry] = max(scores.get(entry, 0.0), CODE_SCORE)
                 evidence[entry] = f'error message "{message}"'
         joined = f" {' '.join(stems)} "
+        keyworded = set()
         for entry, keywords in self._keywords.items():
             hits = [k for k in keywords if k and f" {' '.join(k)} " in joined]
             if hits and entry in scores:
                 bonus = min(KEYWORD_BONUS_CAP, KEYWORD_BONUS * len(hits))
                 scores[entry] = min(1.0, scores[entry] + bonus)
+                keyworded.add(entry)
+        return keyworded
 
     def _decide(
         self,
         text: str,
+        terms: int,
         entry_scores: dict[str, float],
         evidence: dict[str, str],
         text_scores: dict[str, float],
+        keyworded: set[str],
     ) -> MatchResult:
         by_topic: dict[str, Candidate] = {}
         oos_id, oos_score = None, 0.0
@@ -464,6 +474,7 @@ class Matcher:
                     score=round(score, 4),
                     evidence=evidence.get(entry, ""),
                     exact=evidence.get(entry, "").startswith("error"),
+                    keyword=entry in keyworded,
                     text_score=round(text_scores.get(entry, 0.0), 4),
                 )
         ranked = tuple(sorted(by_topic.values(), key=lambda c: (-c.score, c.topic)))
@@ -472,6 +483,7 @@ class Matcher:
             ranked=ranked,
             out_of_scope=oos_id,
             out_of_scope_score=round(oos_score, 4),
+            terms=terms,
             settings=self.settings,
         )
 
@@ -482,9 +494,14 @@ def decide(
     ranked: tuple[Candidate, ...],
     out_of_scope: str | None,
     out_of_scope_score: float,
+    terms: int,
     settings: MatchSettings,
 ) -> MatchResult:
-    """Floor plus margin: answer, clarify or none from ranked candidates (used by eval sweeps)."""
+    """Floor plus margin: answer, clarify or none from ranked candidates (used by eval sweeps).
+
+    ``terms`` is how many distinct content words the message had: one generic word ("mail",
+    "outlook") is never enough to answer, unless it is an error code or a listed keyword.
+    """
     top = ranked[0].score if ranked else 0.0
     second = ranked[1].score if len(ranked) > 1 else 0.0
 
@@ -495,6 +512,7 @@ def decide(
             candidates=candidates,
             out_of_scope=out_of_scope,
             out_of_scope_score=out_of_scope_score,
+            terms=terms,
             reason=reason,
             settings=settings,
         )
@@ -502,7 +520,7 @@ def decide(
     if ranked and ranked[0].exact:
         # An exact code is strong evidence, unless the words around it read like a topic we
         # don't cover ("the 552 came back because THEIR mailbox is full"): then ask.
-        if out_of_scope_score <= ranked[0].text_score + settings.oos_margin:
+        if out_of_scope_score <= ranked[0].text_score + EXACT_OOS_MARGIN:
             return result(Decision.ANSWER, f"exact {ranked[0].evidence}")
         return result(
             Decision.CLARIFY,
@@ -516,7 +534,8 @@ def decide(
             f"closer to out-of-scope '{out_of_scope}' ({out_of_scope_score:.2f}) than to any "
             f"topic ({top:.2f})",
         )
-    if effective >= settings.answer_floor and top - second >= settings.margin:
+    enough_words = terms > 1 or (bool(ranked) and ranked[0].keyword)
+    if effective >= settings.answer_floor and top - second >= settings.margin and enough_words:
         return result(
             Decision.ANSWER,
             f"top {top:.2f} less out-of-scope pull = {effective:.2f} >= answer floor "

@@ -96,7 +96,9 @@ def stem(word: str) -> str:
             return word[: -len(suffix)] + repl
     base = word
     for suffix in ("ingly", "edly", "ings", "ing", "ed", "ly"):
-        if base.endswith(suffix) and len(base) - len(suffix) >= 3:
+        # "-ly" needs a longer stem: reply, apply and only are not adverbs.
+        shortest = 4 if suffix == "ly" else 3
+        if base.endswith(suffix) and len(base) - len(suffix) >= shortest:
             base = base[: -len(suffix)]
             if len(base) > 3 and base[-1] == base[-2] and base[-1] not in "lsz":
                 base = base[:-1]

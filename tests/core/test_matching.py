@@ -98,11 +98,6 @@ def test_an_exact_code_or_error_line_is_answered_with_evidence_naming_it(
     assert named.casefold() in result.best.evidence.casefold()
 
 
-@pytest.mark.xfail(
-    reason="matcher weakness: incoming-bounce wording around an exact 552 is read as the "
-    "out-of-scope outgoing-bounce group, so the flagship phrase is clarified, not answered",
-    strict=True,
-)
 def test_senders_bouncing_with_552_is_answered_as_a_full_mailbox(matcher: Matcher) -> None:
     result = matcher.match("senders get a bounce 552 when they mail me")
 
@@ -181,11 +176,6 @@ def test_a_stop_word_sized_overlap_is_none(matcher: Matcher, text: str) -> None:
     assert result.decision == Decision.NONE
 
 
-@pytest.mark.xfail(
-    reason="matcher weakness: a lone generic word or a bare 'yes' is answered outright "
-    "(the answer floor lets one shared word carry a topic)",
-    strict=True,
-)
 @pytest.mark.parametrize("text", ["mail", "inbox", "outlook", "yes"])
 def test_a_single_generic_word_is_not_answered_outright(matcher: Matcher, text: str) -> None:
     result = matcher.match(text)
@@ -275,14 +265,19 @@ def ranked(*scores: float, exact: bool = False, text_score: float = 0.0) -> tupl
 
 
 def decided(
-    candidates: tuple[Candidate, ...], *, oos: float = 0.0, settings: MatchSettings = SETTINGS
+    candidates: tuple[Candidate, ...],
+    *,
+    oos: float = 0.0,
+    terms: int = 3,
+    settings: MatchSettings = SETTINGS,
 ) -> MatchResult:
-    """``decide`` with an out-of-scope group scoring ``oos`` (none when 0)."""
+    """``decide`` for a ``terms``-word message with an out-of-scope group scoring ``oos``."""
     return decide(
         text="synthetic",
         ranked=candidates,
         out_of_scope="oos-password" if oos else None,
         out_of_scope_score=oos,
+        terms=terms,
         settings=settings,
     )
 
@@ -326,6 +321,18 @@ def test_an_exact_code_in_out_of_scope_wording_asks_instead() -> None:
 
     assert result.decision == Decision.CLARIFY
     assert "oos-password" in result.reason
+
+
+def test_one_generic_word_is_clarified_however_high_it_scores() -> None:
+    result = decided(ranked(0.9, 0.1), terms=1)
+
+    assert result.decision == Decision.CLARIFY
+
+
+def test_one_word_that_is_a_listed_keyword_is_answered() -> None:
+    candidates = (Candidate(id="t0", topic="t0", score=0.9, keyword=True),)
+
+    assert decided(candidates, terms=1).decision == Decision.ANSWER
 
 
 def test_clarify_offers_at_most_max_choices_within_the_band() -> None:

@@ -27,11 +27,6 @@ def test_short_words_words_with_digits_and_double_s_keep_their_shape(word: str) 
     assert stem(word) == word
 
 
-@pytest.mark.xfail(
-    reason="text weakness: the -ly rule reads 'reply'/'apply' as adverbs (stem 'rep'), while "
-    "'replies' becomes 'reply', so the two forms never meet in the matcher",
-    strict=True,
-)
 @pytest.mark.parametrize("forms", [("reply", "replies"), ("apply", "applied")])
 def test_words_ending_in_ly_that_are_not_adverbs_share_a_stem(forms: tuple[str, str]) -> None:
     assert stem(forms[0]) == stem(forms[1])
