@@ -21,9 +21,9 @@ class MatchSettings:
 
     answer_floor: float = 0.20
     margin: float = 0.02
-    clarify_floor: float = 0.08
+    clarify_floor: float = 0.18
     band: float = 0.12
-    oos_margin: float = -0.04
+    oos_margin: float = 0.0
     oos_weight: float = 0.25
     max_choices: int = 3
 

@@ -90,14 +90,21 @@ class KnowledgeBase:
     problems: tuple[Problem, ...]
     faqs: tuple[Faq, ...]
     out_of_scope: tuple[OutOfScope, ...] = ()
+    # Lookups by id, built once: the matcher asks for thousands of ids per second at scale.
+    _problems: dict[str, Problem] = field(init=False, repr=False, compare=False)
+    _faqs: dict[str, Faq] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_problems", {p.id: p for p in self.problems})
+        object.__setattr__(self, "_faqs", {f.id: f for f in self.faqs})
 
     def problem(self, problem_id: str) -> Problem | None:
         """Return the problem with this id, or None."""
-        return next((p for p in self.problems if p.id == problem_id), None)
+        return self._problems.get(problem_id)
 
     def faq(self, faq_id: str) -> Faq | None:
         """Return the FAQ entry with this id, or None."""
-        return next((f for f in self.faqs if f.id == faq_id), None)
+        return self._faqs.get(faq_id)
 
     def entry(self, entry_id: str) -> Entry | None:
         """Return the problem or FAQ entry with this id, or None."""

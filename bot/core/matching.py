@@ -94,6 +94,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 
 MIN_TYPO_LENGTH = 4
 MIN_ERROR_MESSAGE_LENGTH = 20
+MESSAGE_TOKEN_SHARE = 0.6
+MAX_KEYWORD_WORDS = 6
 PROTOTYPE_WEIGHT = 0.25
 RUNNER_UP_WEIGHT = 0.15
 FUZZ_WEIGHT = 0.25
@@ -108,8 +110,14 @@ CLARIFY_SHARE = 0.75
 BIGRAM_WEIGHT = 0.8
 # Ignored by the prefilter when a posting list is longer than this share of all choices:
 # such features carry almost no weight (low idf) and would make a 10 000-topic query slow.
-COMMON_FEATURE_SHARE = 0.2
+COMMON_FEATURE_SHARE = 0.05
 COMMON_FEATURE_MIN = 5000
+
+
+# Evidence from the exact path (as opposed to a fuzzy look at an error line's words).
+EXACT_EVIDENCE = ("error code ", "error message ")
+# A code is a run of word characters and inner dots ("552", "MailboxFull", "5.2.2").
+_CODE_TOKEN = re.compile(r"\w+(?:\.\w+)*")
 
 
 class Decision(StrEnum):
@@ -231,9 +239,11 @@ class Matcher:
         self.settings = settings or MatchSettings()
         self._topic_of: dict[str, str] = {}
         self._choices: list[_Choice] = []
-        self._codes: list[tuple[re.Pattern[str], str, str]] = []
-        self._messages: list[tuple[str, str]] = []
-        self._keywords: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        self._codes: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self._spaced_codes: list[tuple[re.Pattern[str], str]] = []
+        self._messages: list[tuple[str, str, frozenset[str]]] = []
+        self._message_index: dict[str, list[int]] = defaultdict(list)
+        self._keywords: dict[str, list[str]] = defaultdict(list)
         self._build()
 
     @classmethod
@@ -304,11 +314,24 @@ class Matcher:
         }
         self._common = {f for f, p in postings.items() if len(p) > limit}
         self._prototypes = [self._normalise(dict(p)) for p in prototypes]
-        self._proto_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for idx, proto in enumerate(self._prototypes):
-            for f, w in proto.items():
-                self._proto_postings[f].append((idx, w))
         self._n_rows = n
+        self._index_messages()
+        if self._codes:
+            # One alternation for every code, longest first, delimited like a word.
+            alternation = "|".join(
+                re.escape(c) for c in sorted(self._codes, key=len, reverse=True)
+            )
+            self._code_pattern = re.compile(rf"(?<![\w.])(?:{alternation})(?![\w.])", re.I)
+
+    def _index_messages(self) -> None:
+        """Index each error line under its two rarest words: a pasted line contains them."""
+        frequency: dict[str, int] = defaultdict(int)
+        for _, _, tokens in self._messages:
+            for token in tokens:
+                frequency[token] += 1
+        for index, (_, _, tokens) in enumerate(self._messages):
+            for token in sorted(tokens, key=lambda t: (frequency[t], t))[:2]:
+                self._message_index[token].append(index)
 
     def _add_entry(self, entry: Problem | Faq, raw_texts: list[tuple[str, str, str]]) -> None:
         self._topic_of[entry.id] = self.kb.topic_of(entry.id)
@@ -316,20 +339,23 @@ class Matcher:
         if isinstance(entry, Problem):
             raw_texts.append((entry.id, "title", entry.title))
             raw_texts.extend((entry.id, "symptom", s) for s in entry.symptoms)
-            raw_texts.extend((entry.id, "error", m) for m in entry.error_messages)
+            raw_texts.extend((entry.id, "error line", m) for m in entry.error_messages)
             for code in entry.error_codes:
-                pattern = re.compile(rf"(?<![\w.]){re.escape(code)}(?![\w.])", re.IGNORECASE)
-                self._codes.append((pattern, entry.id, code))
+                self._codes[code.casefold()].append((entry.id, code))
             # Short messages ("552") are codes in disguise; only long lines are matched fuzzily.
             self._messages.extend(
-                (clean(m).casefold(), entry.id)
+                (clean(m).casefold(), entry.id, frozenset(words(m)))
                 for m in entry.error_messages
                 if len(m) >= MIN_ERROR_MESSAGE_LENGTH
             )
         else:
             raw_texts.append((entry.id, "question", entry.question))
         for keyword in entry.keywords:
-            self._keywords[entry.id].append(tuple(stem(w) for w in words(keyword)))
+            # The same words a message keeps: "deleted from the server" is "delet server".
+            stems = tuple(stem(w) for w in words(keyword) if w not in STOP_WORDS)
+            if 0 < len(stems) <= MAX_KEYWORD_WORDS:
+                # Keyed by the whole phrase: a message's word n-grams are looked up directly.
+                self._keywords[" ".join(stems)].append(entry.id)
 
     def _weigh(self, feats: dict[str, float]) -> dict[str, float]:
         return self._normalise(
@@ -378,6 +404,11 @@ class Matcher:
             return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
         idx = np.concatenate(idx_parts)
         vals = np.concatenate(val_parts)
+        if idx.size * 8 > self._n_rows:
+            # Dense accumulation beats sorting once the postings are a fair share of the rows.
+            dense = np.bincount(idx, weights=vals, minlength=self._n_rows)
+            rows = np.flatnonzero(dense)
+            return rows, dense[rows]
         rows, inverse = np.unique(idx, return_inverse=True)
         sims = np.bincount(inverse, weights=vals, minlength=rows.size)
         return rows, sims
@@ -428,26 +459,41 @@ class Matcher:
         """Apply error codes, pasted error lines and keywords; return the keyworded entries."""
         cleaned = clean(text)
         lowered = cleaned.casefold()
-        for pattern, entry, code in self._codes:
-            if pattern.search(cleaned):
+        found = {t.rstrip(".").casefold() for t in _CODE_TOKEN.findall(cleaned)}
+        found.update(code for pattern, code in self._spaced_codes if pattern.search(cleaned))
+        for token in found:
+            for entry, code in self._codes.get(token, ()):
                 scores[entry] = max(scores.get(entry, 0.0), CODE_SCORE)
                 evidence[entry] = f"error code {code}"
-        for message, entry in self._messages:
-            if len(lowered) >= 12 and (
-                message in lowered
-                or fuzz.partial_ratio(message, lowered, processor=None, score_cutoff=90)
-            ):
-                scores[entry] = max(scores.get(entry, 0.0), CODE_SCORE)
-                evidence[entry] = f'error message "{message}"'
-        joined = f" {' '.join(stems)} "
-        keyworded = set()
-        for entry, keywords in self._keywords.items():
-            hits = [k for k in keywords if k and f" {' '.join(k)} " in joined]
-            if hits and entry in scores:
-                bonus = min(KEYWORD_BONUS_CAP, KEYWORD_BONUS * len(hits))
+        if self._messages and len(lowered) >= 12:
+            present = set(words(lowered))
+            seen: set[int] = set()
+            for token in present:
+                seen.update(self._message_index.get(token, ()))
+            for index in seen:
+                message, entry, tokens = self._messages[index]
+                # Most of the line's words must be there before a fuzzy look is worth it.
+                if len(tokens & present) < MESSAGE_TOKEN_SHARE * len(tokens):
+                    continue
+                if message in lowered or fuzz.partial_ratio(
+                    message, lowered, processor=None, score_cutoff=90
+                ):
+                    scores[entry] = max(scores.get(entry, 0.0), CODE_SCORE)
+                    evidence[entry] = f'error message "{message}"'
+        keyword_hits: dict[str, int] = defaultdict(int)
+        phrases = {
+            " ".join(stems[i : i + n])
+            for n in range(1, MAX_KEYWORD_WORDS + 1)
+            for i in range(len(stems) - n + 1)
+        }
+        for phrase in phrases:
+            for entry in self._keywords.get(phrase, ()):
+                keyword_hits[entry] += 1
+        for entry, count in keyword_hits.items():
+            if entry in scores:
+                bonus = min(KEYWORD_BONUS_CAP, KEYWORD_BONUS * count)
                 scores[entry] = min(1.0, scores[entry] + bonus)
-                keyworded.add(entry)
-        return keyworded
+        return {entry for entry in keyword_hits if entry in scores}
 
     def _decide(
         self,
@@ -473,7 +519,7 @@ class Matcher:
                     topic=topic,
                     score=round(score, 4),
                     evidence=evidence.get(entry, ""),
-                    exact=evidence.get(entry, "").startswith("error"),
+                    exact=evidence.get(entry, "").startswith(EXACT_EVIDENCE),
                     keyword=entry in keyworded,
                     text_score=round(text_scores.get(entry, 0.0), 4),
                 )
