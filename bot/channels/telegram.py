@@ -14,7 +14,7 @@ import html
 import logging
 import re
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -34,7 +34,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -58,7 +65,7 @@ from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Decision, Matcher
 from bot.core.replies import Button, Reply
 from bot.core.session import Session, State
-from bot.errors import StoreError
+from bot.errors import ConfigError, StoreError
 from bot.metrics import Metrics
 from bot.store import SessionStore
 
@@ -82,6 +89,7 @@ MAX_CHAT_LOCKS = 10_000
 INLINE_RESULTS = 10
 CARD = "card"
 TICKET_TAG = re.compile(r"#chat(-?\d+)\b")
+STALE_BUTTON = "This button is out of date: use the buttons on my latest message."
 DESCRIBE_IN_WORDS = (
     "I can only read text. Please describe the problem in words, or paste the error message."
 )
@@ -91,11 +99,17 @@ DESCRIBE_IN_WORDS = (
 
 
 class ChatLocks:
-    """A bounded map of per-chat asyncio locks; idle locks are evicted oldest first."""
+    """A bounded map of per-chat asyncio locks; idle locks are evicted oldest first.
+
+    A lock is idle when no task holds it *or waits for it*: ``Lock.locked()`` alone is False
+    for a moment between a release and the next waiter's wake-up, and evicting then would let
+    a newcomer run beside that waiter.
+    """
 
     def __init__(self, limit: int = MAX_CHAT_LOCKS) -> None:
         self._limit = limit
         self._locks: OrderedDict[str, asyncio.Lock] = OrderedDict()
+        self._users: Counter[str] = Counter()  # tasks holding or waiting for each lock
 
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
@@ -103,18 +117,24 @@ class ChatLocks:
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
-            self._evict()
         self._locks.move_to_end(key)
-        async with lock:
-            yield
+        self._users[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if self._users[key] <= 0:
+                del self._users[key]
+            self._evict()
 
     def _evict(self) -> None:
         if len(self._locks) <= self._limit:
             return
-        for key, lock in list(self._locks.items()):
+        for key in list(self._locks):
             if len(self._locks) <= self._limit:
                 break
-            if not lock.locked():
+            if key not in self._users:
                 del self._locks[key]
 
     def __len__(self) -> int:
@@ -265,12 +285,21 @@ class TelegramChannel:
             await self._answer_query(query, "This button no longer works. Send /start.")
             return
         chat_id = query.message.chat.id
-        session = self._load(str(chat_id))
-        stale = press.version != session.version
-        await self._answer_query(query, "This button is out of date." if stale else None)
+        stored = self.store.get(str(chat_id))
+        stale = press.version != (stored.version if stored is not None else 0)
+        answer = self._answer_query(query, STALE_BUTTON if stale else None)
         # The pressed message's buttons are used up either way: remove them.
-        await self._clear_buttons(context, chat_id, query.message.message_id)
-        await self._converse(update, context, press, pressed=query.message.message_id)
+        clear = self._clear_buttons(context, chat_id, query.message.message_id)
+        if stale:
+            # A double tap, or a keyboard left behind: the notice is the whole answer. The
+            # current step is already the last message with buttons; repeating it is noise.
+            await _together(answer, clear)
+            return
+        # Three independent round trips at once: the user waits for one, not three.
+        converse = self._converse(
+            update, context, press, pressed=query.message.message_id, stored=(stored,)
+        )
+        await _together(answer, clear, converse)
 
     async def on_inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Inline mode: matching articles to send into any chat."""
@@ -295,10 +324,14 @@ class TelegramChannel:
             )
             for entry_id in ids
         ]
-        await self._with_retry(
-            lambda: query.answer(articles, cache_time=60, is_personal=False),
-            what=f"inline answer for user {query.from_user.id}",
-        )
+        try:
+            await self._with_retry(
+                lambda: query.answer(articles, cache_time=60, is_personal=False),
+                what=f"inline answer for user {query.from_user.id}",
+            )
+        except BadRequest as err:
+            # Usually "query is too old": the user typed on; a newer query is on its way.
+            logger.info("inline answer refused: %s", err)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log first; then tell the user something went wrong, without a traceback."""
@@ -319,13 +352,14 @@ class TelegramChannel:
         event: Event,
         *,
         pressed: int | None = None,
+        stored: tuple[Session | None] | tuple[()] = (),
     ) -> None:
         chat = update.effective_chat
         if chat is None:
             return
         started = time.perf_counter()
         chat_id = str(chat.id)
-        outcome, before = self._apply(chat_id, event)
+        outcome, before = self._apply(chat_id, event, stored=stored)
         if self.metrics is not None:
             self.metrics.updates.labels(kind=type(event).__name__).inc()
         if outcome.escalated:
@@ -334,38 +368,44 @@ class TelegramChannel:
             await self._relay_to_staff(context, chat.id, event.text)
         if not outcome.replies:
             return
+        sending = self._send_all(context, chat.id, outcome)
         if before.prompt_ref and before.prompt_ref != str(pressed):
-            await self._clear_buttons(context, chat.id, int(before.prompt_ref))
-        prompt = await self._send_all(context, chat.id, outcome)
+            # The old keyboard goes while the new messages are on their way (one round trip).
+            clear = self._clear_buttons(context, chat.id, int(before.prompt_ref))
+            prompt, _ = await _together(sending, clear)
+        else:
+            prompt = await sending
         if prompt != outcome.session.prompt_ref:
             self._remember_prompt(outcome.session, prompt)
         if self.metrics is not None:
             self.metrics.handle_seconds.observe(time.perf_counter() - started)
 
-    def _apply(self, chat_id: str, event: Event) -> tuple[Outcome, Session]:
-        """Run the engine and save with compare-and-set, retrying on a concurrent write."""
-        for _ in range(CAS_ATTEMPTS):
-            session = self._load(chat_id)
+    def _apply(
+        self, chat_id: str, event: Event, *, stored: tuple[Session | None] | tuple[()] = ()
+    ) -> tuple[Outcome, Session]:
+        """Run the engine and save with compare-and-set, retrying on a concurrent write.
+
+        ``stored``: ``(what the store held,)`` when the caller has just read it under this
+        chat's lock, which saves a read; a retry reads again.
+        """
+        for attempt in range(CAS_ATTEMPTS):
+            current = stored[0] if attempt == 0 and stored else self.store.get(chat_id)
+            session = current or self.engine.new_session(chat_id, now=self.clock())
             outcome = self.engine.handle(session, event, now=self.clock())
             if outcome.session == session:
                 self._log(chat_id, outcome)
                 return outcome, session
-            stored = self.store.get(chat_id) is not None
-            expected = session.version if stored else None
+            expected = None if current is None else current.version
             if self.store.put(outcome.session, expected_version=expected):
                 self._log(chat_id, outcome)
                 return outcome, session
             logger.info("chat %s changed under us; retrying", chat_id)
         raise StoreError(f"could not save chat {chat_id} after {CAS_ATTEMPTS} attempts")
 
-    def _load(self, chat_id: str) -> Session:
-        return self.store.get(chat_id) or self.engine.new_session(chat_id, now=self.clock())
-
     def _remember_prompt(self, session: Session, prompt: str | None) -> None:
-        current = self.store.get(session.chat_id)
-        if current is None or current.version != session.version:
-            return
-        self.store.put(replace(current, prompt_ref=prompt), expected_version=current.version)
+        # Compare-and-set on the version just saved: if the chat moved on meanwhile (another
+        # replica), its newer prompt wins and this put changes nothing.
+        self.store.put(replace(session, prompt_ref=prompt), expected_version=session.version)
 
     def _log(self, chat_id: str, outcome: Outcome) -> None:
         now = self.clock()
@@ -420,6 +460,10 @@ class TelegramChannel:
                 ),
                 what=f"reply to chat {chat_id}",
             )
+        except Forbidden:
+            # Blocked by the user, or removed from the group: nobody to deliver to, no bug.
+            logger.info("chat %s does not accept messages from the bot; reply dropped", chat_id)
+            return None
         except BadRequest as err:
             if "parse entities" not in str(err):
                 raise
@@ -646,6 +690,15 @@ class _BotContext:
     bot: Any
 
 
+async def _together(*calls: Awaitable[Any]) -> list[Any]:
+    """Await independent calls concurrently; once all are done, raise the first error."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
 def _seconds(value: Any) -> float:
     return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
 
@@ -730,27 +783,70 @@ async def set_commands(application: Application) -> None:
 
 
 class _RedactToken(logging.Filter):
-    """Replaces the bot token in any log record (httpx logs request URLs with it)."""
+    """Replaces the bot token in a log record: message, arguments and traceback text."""
 
     def __init__(self, token: str) -> None:
         super().__init__()
-        self._token = token
+        self.token = token
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self._token in message:
-            record.msg = message.replace(self._token, "<token>")
-            record.args = ()
+        """Redact in place; never drops a record."""
+        self.redact(record)
         return True
+
+    def redact(self, record: logging.LogRecord) -> None:
+        """Replace the token wherever the record would show it."""
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return  # a broken format string: the handler reports it as usual
+        if self.token in message:
+            record.msg = message.replace(self.token, "<token>")
+            record.args = ()
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when it is set, so the traceback is redacted too.
+            text = logging.Formatter().formatException(record.exc_info)
+            if self.token in text:
+                record.exc_text = text.replace(self.token, "<token>")
+
+
+class _RedactingRecordFactory:
+    """Wraps the log record factory: every record is redacted once, as it is created."""
+
+    def __init__(self, base: Callable[..., logging.LogRecord], redactor: _RedactToken) -> None:
+        self.base = base
+        self.redactor = redactor
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.base(*args, **kwargs)
+        self.redactor.redact(record)
+        return record
 
 
 def quiet_logging(token: str) -> None:
-    """Turn httpx's per-request logging down and redact the token everywhere."""
+    """Turn httpx's per-request logging down and redact the token everywhere.
+
+    A filter on handlers would miss handlers added later (and records that reach them by
+    other routes), and a filter on a logger sees only records logged on that very logger, not
+    its children (``telegram.ext.Updater``...). So the record factory redacts every record
+    when it is made; the ``httpx``/``httpcore`` loggers, which log request URLs, get a filter
+    as well in case something replaces the factory later.
+    """
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     redactor = _RedactToken(token)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redactor)
+    factory = logging.getLogRecordFactory()
+    installed = factory
+    while isinstance(installed, _RedactingRecordFactory):
+        if installed.redactor.token == token:
+            break
+        installed = installed.base
+    else:
+        logging.setLogRecordFactory(_RedactingRecordFactory(factory, redactor))
+    for name in ("httpx", "httpcore"):
+        source = logging.getLogger(name)
+        if not any(isinstance(f, _RedactToken) and f.token == token for f in source.filters):
+            source.addFilter(redactor)
 
 
 def run_telegram(core: Any, settings: Settings) -> int:
@@ -778,6 +874,12 @@ def run_telegram(core: Any, settings: Settings) -> int:
             )
         else:
             application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        # PTB's message quotes the token: say which variable is wrong, not what it holds.
+        raise ConfigError(
+            f"TELEGRAM_BOT_TOKEN was rejected by the Bot API at {settings.api_url}; check the "
+            "token from @BotFather"
+        ) from None
     finally:
         store.close()
         logger.info(

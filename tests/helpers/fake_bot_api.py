@@ -22,6 +22,7 @@ import json
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -613,7 +614,16 @@ def _read_body(content_type: str, body: bytes) -> JsonDict:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of new client connections (PTB
+    # opens one per concurrent request) would overflow it and stall on SYN retransmits.
+    request_queue_size = 256
     fake: FakeBotApi
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished (a killed bot process) is normal here; anything else is not."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -676,7 +686,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client gave up (e.g. a cancelled long poll)
 
 
-_Fault = tuple[int, int, str | None]  # status, retry_after, description
+_Fault = tuple[int, float, str | None]  # status, retry_after, description
+
+
+def _check_retry_after(retry_after: float) -> None:
+    if not retry_after > 0:
+        raise ValueError(f"retry_after must be above 0 seconds, got {retry_after}")
 
 
 class FakeBotApi:
@@ -723,7 +738,7 @@ class FakeBotApi:
         self._scheduled_faults: dict[str, deque[_Fault]] = {}
         self._fault_rate = 0.0
         self._fault_statuses: tuple[int, ...] = (429, 502)
-        self._fault_retry_after = 1
+        self._fault_retry_after: float = 1
         self._random = random.Random()
         self._delay = 0.0
         self._delay_methods: frozenset[str] | None = None
@@ -848,12 +863,17 @@ class FakeBotApi:
         self,
         method: str,
         status: int = 429,
-        retry_after: int = 1,
+        retry_after: float = 1,
         count: int = 1,
         *,
         description: str | None = None,
     ) -> None:
-        """Make the next ``count`` calls of ``method`` fail with ``status`` (not applied)."""
+        """Make the next ``count`` calls of ``method`` fail with ``status`` (not applied).
+
+        ``retry_after`` (seconds, for 429) may be fractional to keep tests fast; it must be
+        above 0, as PTB reads a zero ``retry_after`` as no flood-control advice at all.
+        """
+        _check_retry_after(retry_after)
         canonical = self._canonical_method(method)
         with self._lock:
             queue = self._scheduled_faults.setdefault(canonical, deque())
@@ -865,11 +885,15 @@ class FakeBotApi:
         statuses: Iterable[int] = (429, 502),
         seed: int | None = None,
         *,
-        retry_after: int = 1,
+        retry_after: float = 1,
     ) -> None:
-        """Fail this share of send*/edit* calls at random with one of ``statuses``."""
+        """Fail this share of send*/edit* calls at random with one of ``statuses``.
+
+        ``retry_after`` is what 429s carry; fractional values (0.05) keep tests fast.
+        """
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"fault rate must be within [0, 1], got {rate}")
+        _check_retry_after(retry_after)
         with self._lock:
             self._fault_rate = rate
             self._fault_statuses = tuple(statuses)
@@ -910,7 +934,7 @@ class FakeBotApi:
         return None
 
     @staticmethod
-    def _fault(status: int, retry_after: int, description: str | None) -> _ApiError:
+    def _fault(status: int, retry_after: float, description: str | None) -> _ApiError:
         if status == 429:
             return _ApiError(
                 429,
