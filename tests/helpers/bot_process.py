@@ -30,7 +30,7 @@ from typing import Any
 from telegram import Update
 
 from bot.channels.render import render_parts
-from bot.channels.telegram import TelegramChannel, build_application
+from bot.channels.telegram import TelegramChannel, build_application, coalesce
 from bot.config import Settings
 from bot.core.dialogue import Engine
 from bot.core.events import ButtonPress, Command, Event, UserText
@@ -68,7 +68,7 @@ class Mirror:
     def _apply(self, event: Event) -> list[Reply]:
         outcome = self.engine.handle(self.session, event, now=time.time())
         self.session = outcome.session
-        return list(outcome.replies)
+        return coalesce(outcome.replies)
 
     def say(self, text: str) -> list[str]:
         """Expected visible texts after the user types ``text``."""
