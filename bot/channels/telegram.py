@@ -18,6 +18,7 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from telegram import (
     BotCommand,
@@ -865,6 +866,24 @@ def quiet_logging(token: str) -> None:
             source.addFilter(redactor)
 
 
+def webhook_options(settings: Settings) -> dict[str, Any]:
+    """Where the webhook server listens and what it tells Telegram (PTB's keyword names).
+
+    The local path is the path of ``BOT_WEBHOOK_URL``, so a reverse proxy can forward as is.
+    """
+    assert settings.webhook_url is not None
+    host, port = settings.listen
+    path = urlsplit(settings.webhook_url).path.strip("/") or "telegram"
+    return {
+        "listen": host,
+        "port": port,
+        "url_path": path,
+        "webhook_url": settings.webhook_url,
+        "secret_token": settings.webhook_secret,
+        "allowed_updates": Update.ALL_TYPES,
+    }
+
+
 def run_telegram(core: Any, settings: Settings) -> int:
     """Run the bot (polling, or a webhook when BOT_WEBHOOK_URL is set) until SIGINT/SIGTERM."""
     from bot.store import open_store
@@ -879,15 +898,7 @@ def run_telegram(core: Any, settings: Settings) -> int:
     application, channel = build_application(settings, core.engine, store, metrics=metrics)
     try:
         if settings.webhook_url:
-            host, port = settings.listen
-            application.run_webhook(
-                listen=host,
-                port=port,
-                url_path="telegram",
-                webhook_url=settings.webhook_url,
-                secret_token=settings.webhook_secret,
-                allowed_updates=Update.ALL_TYPES,
-            )
+            application.run_webhook(**webhook_options(settings))
         else:
             application.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken:
