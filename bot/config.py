@@ -21,7 +21,7 @@ class MatchSettings:
 
     answer_floor: float = 0.20
     margin: float = 0.02
-    clarify_floor: float = 0.18
+    clarify_floor: float = 0.16
     band: float = 0.12
     oos_margin: float = 0.0
     oos_weight: float = 0.25
