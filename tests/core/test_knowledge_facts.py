@@ -7,6 +7,7 @@ knowledge edit drops a menu path, a setting value or a limit, this test names it
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from bot.core import compose
 from bot.core.dialogue import Engine
@@ -15,6 +16,7 @@ from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Decision, Matcher
 from bot.core.replies import Action
 from bot.core.session import State
+from tests.conftest import REPO_ROOT
 
 FACTS: dict[str, tuple[str, ...]] = {
     "pop-deletion": (
@@ -175,3 +177,23 @@ def test_every_faq_question_asked_as_written_is_answered_with_its_topic(
         if result.decision is not Decision.ANSWER or result.best.topic != kb.topic_of(faq.id):
             wrong[faq.id] = (result.decision, [c.topic for c in result.candidates[:2]])
     assert wrong == {}
+
+
+def test_no_evaluation_sentence_is_a_knowledge_example(kb: KnowledgeBase) -> None:
+    def key(text: str) -> str:
+        return " ".join(text.casefold().split())
+
+    examples = {key(e) for entry in (*kb.problems, *kb.faqs) for e in entry.examples}
+    examples |= {key(e) for group in kb.out_of_scope for e in group.examples}
+    sets = [
+        REPO_ROOT / "tests" / "data" / "calibration.yaml",
+        REPO_ROOT / "tests" / "data" / "calibration-long.yaml",
+        REPO_ROOT / "bench" / "data" / "heldout.yaml",
+    ]
+    leaked = [
+        (path.name, case["text"])
+        for path in sets
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))
+        if key(case["text"]) in examples
+    ]
+    assert leaked == []
