@@ -91,6 +91,10 @@ def case_card(kb: KnowledgeBase, result: MatchResult) -> str:
     others = [f"{c.topic} {c.score:.2f}" for c in result.candidates[1:3]]
     if others:
         header.append("Other candidates: " + ", ".join(others))
+    s = result.settings
+    header.append(
+        f"Thresholds: answer {s.answer_floor}, margin {s.margin}, clarify {s.clarify_floor}"
+    )
     body = []
     entry = kb.entry(best.id)
     if isinstance(entry, Faq):

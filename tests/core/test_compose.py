@@ -139,3 +139,14 @@ def test_every_entry_has_a_one_line_summary(kb: KnowledgeBase, entry_id: str) ->
 
     assert summary
     assert "\n" not in summary
+
+
+def test_a_case_card_shows_the_evidence_the_scores_and_the_thresholds(
+    kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    card = compose.case_card(kb, matcher.match("senders get bounce 552 when they write to me"))
+
+    assert "Topic: `mailbox-full`" in card
+    assert "Matched: error code 552" in card
+    assert "confidence" in card
+    assert f"Thresholds: answer {matcher.settings.answer_floor}" in card
