@@ -162,7 +162,7 @@ def test_using_a_closed_store_is_a_store_error(db_path: Path) -> None:
 
 
 def test_the_default_path_follows_xdg_state_home(tmp_path: Path) -> None:
-    environ = {"XDG_STATE_HOME": str(tmp_path / "state"), "HOME": "/home/someone"}
+    environ = {"XDG_STATE_HOME": str(tmp_path / "state"), "HOME": "/srv/people/someone"}
 
     path = default_sqlite_path(environ)
 
@@ -171,13 +171,13 @@ def test_the_default_path_follows_xdg_state_home(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("xdg_state_home", [None, "", "relative/state"])
 def test_the_default_path_falls_back_to_local_state_in_home(xdg_state_home: str | None) -> None:
-    environ = {"HOME": "/home/someone"}
+    environ = {"HOME": "/srv/people/someone"}
     if xdg_state_home is not None:
         environ["XDG_STATE_HOME"] = xdg_state_home
 
     path = default_sqlite_path(environ)
 
-    assert path == Path("/home/someone/.local/state/alimail-bot/sessions.db")
+    assert path == Path("/srv/people/someone/.local/state/alimail-bot/sessions.db")
 
 
 def test_the_default_path_without_home_uses_the_account_home() -> None:
