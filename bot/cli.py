@@ -15,10 +15,17 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot.config import Settings
+from bot.config import MatchSettings, Settings
 from bot.errors import BotError
+
+if TYPE_CHECKING:
+    # Annotations only: importing these at run time would slow every command's start.
+    from bot.core.dialogue import Engine
+    from bot.core.knowledge import KnowledgeBase
+    from bot.core.matching import Matcher, MatchResult
+    from bot.evaluation import Report
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +35,9 @@ class Core:
     """Everything the channels need, assembled once."""
 
     settings: Settings
-    kb: object
-    matcher: object
-    engine: object
+    kb: KnowledgeBase
+    matcher: Matcher
+    engine: Engine
 
 
 def build_core(settings: Settings, *, staff_available: bool = False) -> Core:
@@ -152,7 +159,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def explain(result, core: Core) -> str:
+def explain(result: MatchResult, core: Core) -> str:
     """The scores, evidence and thresholds behind a decision."""
     lines = [
         f"decision: {result.decision.value} ({result.reason})",
@@ -165,7 +172,7 @@ def explain(result, core: Core) -> str:
     return "\n".join(lines)
 
 
-def triage_record(result) -> dict[str, object]:
+def triage_record(result: MatchResult) -> dict[str, object]:
     """The JSON contract of ``triage``."""
     best = result.best
     top = result.candidates[0] if result.candidates else None
@@ -232,7 +239,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _thresholds(m) -> dict[str, float]:
+def _thresholds(m: MatchSettings) -> dict[str, float]:
     return {
         "answer_floor": m.answer_floor,
         "margin": m.margin,
@@ -243,7 +250,14 @@ def _thresholds(m) -> dict[str, float]:
     }
 
 
-def format_report(report, settings: Settings, advice, advice_report, *, errors: bool) -> str:
+def format_report(
+    report: Report,
+    settings: Settings,
+    advice: MatchSettings,
+    advice_report: Report,
+    *,
+    errors: bool,
+) -> str:
     """The human-readable eval report."""
     m = report.metrics()
     lines = [
