@@ -21,10 +21,10 @@ class MatchSettings:
 
     answer_floor: float = 0.20
     margin: float = 0.02
-    clarify_floor: float = 0.16
+    clarify_floor: float = 0.08
     band: float = 0.12
-    oos_margin: float = 0.0
-    oos_weight: float = 0.25
+    oos_margin: float = -0.04
+    oos_weight: float = 0.0
     max_choices: int = 3
 
 

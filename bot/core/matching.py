@@ -30,7 +30,7 @@ import itertools
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -38,6 +38,7 @@ from rapidfuzz import fuzz, process
 
 from bot.config import MatchSettings
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
+from bot.core.linear import LinearModel, train
 from bot.core.text import clean, stem, strip_forward_prefix, words
 
 STOP_WORDS = frozenset(
@@ -93,6 +94,13 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 }
 
 MIN_TYPO_LENGTH = 4
+# The learned layer: trained when the knowledge has at most this many topics (a 10 000-topic
+# base would take minutes to fit), with scikit-learn's C and a blend weight chosen by eval on
+# our calibration sets.
+LINEAR_MAX_TOPICS = 200
+LINEAR_C = 10.0
+LINEAR_WEIGHT = 0.2
+OUT_OF_SCOPE_CLASS = "out-of-scope"
 MIN_ERROR_MESSAGE_LENGTH = 20
 MESSAGE_TOKEN_SHARE = 0.6
 MAX_KEYWORD_WORDS = 6
@@ -315,6 +323,7 @@ class Matcher:
         self._common = {f for f, p in postings.items() if len(p) > limit}
         self._prototypes = [self._normalise(dict(p)) for p in prototypes]
         self._n_rows = n
+        self._linear = self._train_linear(rows)
         self._index_messages()
         if self._codes:
             # One alternation for every code, longest first, delimited like a word.
@@ -322,6 +331,17 @@ class Matcher:
                 re.escape(c) for c in sorted(self._codes, key=len, reverse=True)
             )
             self._code_pattern = re.compile(rf"(?<![\w.])(?:{alternation})(?![\w.])", re.I)
+
+    def _train_linear(self, rows: list[dict[str, float]]) -> LinearModel | None:
+        """The learned layer, for knowledge bases with few enough topics to learn quickly."""
+        topics = {self._topic_of[c.entry] for c in self._choices if self.kb.entry(c.entry)}
+        if not topics or len(topics) > LINEAR_MAX_TOPICS:
+            return None
+        labels = [
+            self._topic_of[c.entry] if self.kb.entry(c.entry) else OUT_OF_SCOPE_CLASS
+            for c in self._choices
+        ]
+        return train([self._weigh(row) for row in rows], labels, c=LINEAR_C)
 
     def _index_messages(self) -> None:
         """Index each error line under its two rarest words: a pasted line contains them."""
@@ -376,7 +396,12 @@ class Matcher:
         text = text if isinstance(text, str) else str(text)
         stems = self._analyzer.stems(text)
         entry_scores, evidence, text_scores, keyworded = self._score_entries(text, stems)
-        return self._decide(text, len(set(stems)), entry_scores, evidence, text_scores, keyworded)
+        learned: dict[str, float] = {}
+        if self._linear is not None:
+            learned = self._linear.probabilities(self._weigh(self._analyzer.features(stems)))
+        return self._decide(
+            text, len(set(stems)), entry_scores, evidence, text_scores, keyworded, learned
+        )
 
     def _score_entries(
         self, text: str, stems: list[str]
@@ -503,6 +528,7 @@ class Matcher:
         evidence: dict[str, str],
         text_scores: dict[str, float],
         keyworded: set[str],
+        learned: dict[str, float],
     ) -> MatchResult:
         by_topic: dict[str, Candidate] = {}
         oos_id, oos_score = None, 0.0
@@ -523,6 +549,19 @@ class Matcher:
                     keyword=entry in keyworded,
                     text_score=round(text_scores.get(entry, 0.0), 4),
                 )
+        if learned:
+            # Blend in the learned layer: it weighs every word of the message, where the
+            # similarities only see the nearest examples. Exact codes keep their score.
+            for topic, candidate in by_topic.items():
+                blended = (1 - LINEAR_WEIGHT) * candidate.score + LINEAR_WEIGHT * learned.get(
+                    topic, 0.0
+                )
+                if not candidate.exact:
+                    by_topic[topic] = replace(candidate, score=round(blended, 4))
+            oos_score = (1 - LINEAR_WEIGHT) * oos_score + LINEAR_WEIGHT * learned.get(
+                OUT_OF_SCOPE_CLASS, 0.0
+            )
+            oos_id = oos_id or OUT_OF_SCOPE_CLASS
         ranked = tuple(sorted(by_topic.values(), key=lambda c: (-c.score, c.topic)))
         return decide(
             text=text,

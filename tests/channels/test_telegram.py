@@ -89,6 +89,7 @@ def clarifying_text(matcher: Matcher) -> str:
         "cant get mail",
         "will imap keep my mails on the server",
         "incoming mail from my partner goes straight to trash??",
+        "outlook",  # one generic word is never answered outright
     ):
         if matcher.match(text).decision is Decision.CLARIFY:
             return text
