@@ -29,11 +29,11 @@ class LinearModel:
 
     def probabilities(self, vector: dict[str, float]) -> dict[str, float]:
         """Class probabilities for one weighted feature vector."""
+        known = [(self.features[f], v) for f, v in vector.items() if f in self.features]
         logits = self.bias.copy()
-        for feature, value in vector.items():
-            index = self.features.get(feature)
-            if index is not None:
-                logits += value * self.weights[index]
+        if known:
+            rows, values = zip(*known, strict=True)
+            logits += np.asarray(values) @ self.weights[list(rows)]
         logits -= logits.max()
         exp = np.exp(logits)
         probs = exp / exp.sum()

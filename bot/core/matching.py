@@ -30,7 +30,7 @@ import itertools
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -321,7 +321,18 @@ class Matcher:
             for f, p in postings.items()
         }
         self._common = {f for f, p in postings.items() if len(p) > limit}
-        self._prototypes = [self._normalise(dict(p)) for p in prototypes]
+        # Each topic's prototype (the normalised sum of its examples), as postings by feature.
+        by_feature: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for entry_idx, proto in enumerate(prototypes):
+            for f, w in self._normalise(dict(proto)).items():
+                by_feature[f].append((entry_idx, w))
+        self._proto_postings = {
+            f: (
+                np.fromiter((e for e, _ in p), dtype=np.int32, count=len(p)),
+                np.fromiter((w for _, w in p), dtype=np.float64, count=len(p)),
+            )
+            for f, p in by_feature.items()
+        }
         self._n_rows = n
         self._linear = self._train_linear(rows)
         self._index_messages()
@@ -395,20 +406,20 @@ class Matcher:
         """Rank the topics for ``text`` and decide answer / clarify / none."""
         text = text if isinstance(text, str) else str(text)
         stems = self._analyzer.stems(text)
-        entry_scores, evidence, text_scores, keyworded = self._score_entries(text, stems)
+        query = self._weigh(self._analyzer.features(stems))
+        entry_scores, evidence, text_scores, keyworded = self._score_entries(text, stems, query)
         learned: dict[str, float] = {}
         if self._linear is not None:
-            learned = self._linear.probabilities(self._weigh(self._analyzer.features(stems)))
+            learned = self._linear.probabilities(query)
         return self._decide(
             text, len(set(stems)), entry_scores, evidence, text_scores, keyworded, learned
         )
 
     def _score_entries(
-        self, text: str, stems: list[str]
+        self, text: str, stems: list[str], query: dict[str, float]
     ) -> tuple[dict[str, float], dict[str, str], dict[str, float], set[str]]:
         scores: dict[str, float] = {}
         evidence: dict[str, str] = {}
-        query = self._weigh(self._analyzer.features(stems))
         if query:
             rows, sims = self._cosines(query)
             if rows.size:
@@ -462,12 +473,12 @@ class Matcher:
         per_entry: dict[int, list[tuple[float, int]]] = defaultdict(list)
         for row, value in zip(rows.tolist(), combined.tolist(), strict=True):
             per_entry[int(self._row_entry[row])].append((value, row))
+        proto_sims = self._prototype_sims(query)
         for entry_idx, values in per_entry.items():
             values.sort(reverse=True)
             best, best_row = values[0]
             runner_up = values[1][0] if len(values) > 1 else 0.0
-            proto = self._prototypes[entry_idx]
-            proto_sim = sum(w * proto.get(f, 0.0) for f, w in query.items())
+            proto_sim = float(proto_sims[entry_idx])
             score = (
                 (1 - PROTOTYPE_WEIGHT - RUNNER_UP_WEIGHT) * best
                 + RUNNER_UP_WEIGHT * runner_up
@@ -477,6 +488,22 @@ class Matcher:
             scores[entry] = min(1.0, score)
             choice = self._choices[best_row]
             evidence[entry] = f'{choice.kind} "{choice.text}"'
+
+    def _prototype_sims(self, query: dict[str, float]) -> np.ndarray:
+        """Cosine of the query with every topic's prototype, by entry index."""
+        idx_parts, val_parts = [], []
+        for f, w in query.items():
+            posting = self._proto_postings.get(f)
+            if posting is not None:
+                idx_parts.append(posting[0])
+                val_parts.append(posting[1] * w)
+        if not idx_parts:
+            return np.zeros(len(self._entries))
+        return np.bincount(
+            np.concatenate(idx_parts),
+            weights=np.concatenate(val_parts),
+            minlength=len(self._entries),
+        )
 
     def _exact_evidence(
         self, text: str, stems: list[str], scores: dict[str, float], evidence: dict[str, str]
@@ -530,34 +557,33 @@ class Matcher:
         keyworded: set[str],
         learned: dict[str, float],
     ) -> MatchResult:
-        by_topic: dict[str, Candidate] = {}
+        best: dict[str, tuple[float, str]] = {}
         oos_id, oos_score = None, 0.0
         for entry, score in entry_scores.items():
-            topic = self._topic_of[entry]
             if self.kb.entry(entry) is None:
                 if score > oos_score:
                     oos_id, oos_score = entry, score
                 continue
-            current = by_topic.get(topic)
-            if current is None or score > current.score:
-                by_topic[topic] = Candidate(
-                    id=entry,
-                    topic=topic,
-                    score=round(score, 4),
-                    evidence=evidence.get(entry, ""),
-                    exact=evidence.get(entry, "").startswith(EXACT_EVIDENCE),
-                    keyword=entry in keyworded,
-                    text_score=round(text_scores.get(entry, 0.0), 4),
-                )
+            topic = self._topic_of[entry]
+            if topic not in best or score > best[topic][0]:
+                best[topic] = (score, entry)
+        by_topic: dict[str, Candidate] = {}
+        for topic, (score, entry) in best.items():
+            exact = evidence.get(entry, "").startswith(EXACT_EVIDENCE)
+            if learned and not exact:
+                # Blend in the learned layer: it weighs every word of the message, where the
+                # similarities only see the nearest examples. Exact codes keep their score.
+                score = (1 - LINEAR_WEIGHT) * score + LINEAR_WEIGHT * learned.get(topic, 0.0)
+            by_topic[topic] = Candidate(
+                id=entry,
+                topic=topic,
+                score=round(score, 4),
+                evidence=evidence.get(entry, ""),
+                exact=exact,
+                keyword=entry in keyworded,
+                text_score=round(text_scores.get(entry, 0.0), 4),
+            )
         if learned:
-            # Blend in the learned layer: it weighs every word of the message, where the
-            # similarities only see the nearest examples. Exact codes keep their score.
-            for topic, candidate in by_topic.items():
-                blended = (1 - LINEAR_WEIGHT) * candidate.score + LINEAR_WEIGHT * learned.get(
-                    topic, 0.0
-                )
-                if not candidate.exact:
-                    by_topic[topic] = replace(candidate, score=round(blended, 4))
             oos_score = (1 - LINEAR_WEIGHT) * oos_score + LINEAR_WEIGHT * learned.get(
                 OUT_OF_SCOPE_CLASS, 0.0
             )
