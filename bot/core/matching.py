@@ -429,17 +429,10 @@ class Matcher:
         return scores, evidence, text_scores, keyworded
 
     def _cosines(self, query: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-        idx_parts, val_parts = [], []
-        for f, w in query.items():
-            posting = self._postings.get(f)
-            if posting is None or f in self._common:
-                continue
-            idx_parts.append(posting[0])
-            val_parts.append(posting[1] * w)
-        if not idx_parts:
+        gathered = _gather(self._postings, query, skip=self._common)
+        if gathered is None:
             return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32)
-        idx = np.concatenate(idx_parts)
-        vals = np.concatenate(val_parts)
+        idx, vals = gathered
         if idx.size * 8 > self._n_rows:
             # Dense accumulation beats sorting once the postings are a fair share of the rows.
             dense = np.bincount(idx, weights=vals, minlength=self._n_rows)
@@ -491,19 +484,11 @@ class Matcher:
 
     def _prototype_sims(self, query: dict[str, float]) -> np.ndarray:
         """Cosine of the query with every topic's prototype, by entry index."""
-        idx_parts, val_parts = [], []
-        for f, w in query.items():
-            posting = self._proto_postings.get(f)
-            if posting is not None:
-                idx_parts.append(posting[0])
-                val_parts.append(posting[1] * w)
-        if not idx_parts:
+        gathered = _gather(self._proto_postings, query)
+        if gathered is None:
             return np.zeros(len(self._entries))
-        return np.bincount(
-            np.concatenate(idx_parts),
-            weights=np.concatenate(val_parts),
-            minlength=len(self._entries),
-        )
+        idx, vals = gathered
+        return np.bincount(idx, weights=vals, minlength=len(self._entries))
 
     def _exact_evidence(
         self, text: str, stems: list[str], scores: dict[str, float], evidence: dict[str, str]
@@ -667,6 +652,25 @@ def decide(
         f"top {top:.2f} less out-of-scope pull = {effective:.2f} < clarify floor "
         f"{settings.clarify_floor}",
     )
+
+
+def _gather(
+    postings: dict[str, tuple[np.ndarray, np.ndarray]],
+    query: dict[str, float],
+    *,
+    skip: set[str] | frozenset[str] = frozenset(),
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows the query's features point to, with weight x query weight; None if none."""
+    idx_parts, val_parts = [], []
+    for feature, weight in query.items():
+        posting = postings.get(feature)
+        if posting is None or feature in skip:
+            continue
+        idx_parts.append(posting[0])
+        val_parts.append(posting[1] * weight)
+    if not idx_parts:
+        return None
+    return np.concatenate(idx_parts), np.concatenate(val_parts)
 
 
 def _close(ranked: tuple[Candidate, ...], settings: MatchSettings) -> tuple[Candidate, ...]:
