@@ -6,12 +6,17 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from bot.core.session import Session
+from bot.store import SessionStore
 
 REDIS_MISSING = "redis-server not installed (apt-get install redis-server)"
 START_TIMEOUT_SECONDS = 5.0
@@ -94,3 +99,25 @@ def redis_url(redis_server: str) -> str:
     finally:
         client.close()
     return redis_server
+
+
+def assert_exactly_one_writer_wins(stores: Sequence[SessionStore], base: Session) -> None:
+    """Several stores on one backing (file, server) race the same compare-and-set once.
+
+    Closes the stores afterwards.
+    """
+    stores[0].put(base, expected_version=None)
+    barrier = threading.Barrier(len(stores))
+
+    def write(writer: int) -> bool:
+        barrier.wait(timeout=5)
+        return stores[writer].put(base.advance(step=writer), expected_version=base.version)
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(stores)) as pool:
+            results = list(pool.map(write, range(len(stores))))
+        assert results.count(True) == 1
+        assert stores[1].get(base.chat_id) == base.advance(step=results.index(True))
+    finally:
+        for opened in stores:
+            opened.close()

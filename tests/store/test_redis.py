@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from bot.store.memory import MemoryStore
 from bot.store.redis import SESSION_PREFIX, RedisStore, redact
 from bot.store.sqlite import SqliteStore
 
-from .conftest import free_port, running_redis
+from .conftest import assert_exactly_one_writer_wins, free_port, running_redis
 
 redis = pytest.importorskip(
     "redis", reason="redis package not installed (pip install -e '.[test]')"
@@ -107,22 +105,7 @@ def test_an_unknown_session_schema_is_a_store_error(
 @pytest.mark.redis
 def test_two_stores_on_one_server_let_exactly_one_competing_writer_win(redis_url: str) -> None:
     stores = [RedisStore(redis_url) for _ in range(4)]
-    base = sample_session(version=0)
-    stores[0].put(base, expected_version=None)
-    barrier = threading.Barrier(len(stores))
-
-    def write(writer: int) -> bool:
-        barrier.wait(timeout=5)
-        return stores[writer].put(base.advance(step=writer), expected_version=0)
-
-    try:
-        with ThreadPoolExecutor(max_workers=len(stores)) as pool:
-            results = list(pool.map(write, range(len(stores))))
-        assert results.count(True) == 1
-        assert stores[1].get("42") == base.advance(step=results.index(True))
-    finally:
-        for opened in stores:
-            opened.close()
+    assert_exactly_one_writer_wins(stores, sample_session(version=0))
 
 
 @pytest.mark.redis

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -15,6 +13,8 @@ from bot.core.session import Session, State, session_to_json
 from bot.errors import StoreError
 from bot.store import default_sqlite_path, default_store_url, open_store
 from bot.store.sqlite import SqliteStore
+
+from .conftest import assert_exactly_one_writer_wins
 
 
 def sample_session(*, chat_id: str = "42", version: int = 3) -> Session:
@@ -93,22 +93,7 @@ def test_sessions_are_stored_as_json(store: SqliteStore, db_path: Path) -> None:
 
 def test_two_stores_on_one_file_let_exactly_one_competing_writer_win(db_path: Path) -> None:
     stores = [SqliteStore(db_path) for _ in range(4)]
-    base = sample_session(version=0)
-    stores[0].put(base, expected_version=None)
-    barrier = threading.Barrier(len(stores))
-
-    def write(writer: int) -> bool:
-        barrier.wait(timeout=5)
-        return stores[writer].put(base.advance(step=writer), expected_version=0)
-
-    try:
-        with ThreadPoolExecutor(max_workers=len(stores)) as pool:
-            results = list(pool.map(write, range(len(stores))))
-        assert results.count(True) == 1
-        assert stores[1].get("42") == base.advance(step=results.index(True))
-    finally:
-        for opened in stores:
-            opened.close()
+    assert_exactly_one_writer_wins(stores, sample_session(version=0))
 
 
 def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
