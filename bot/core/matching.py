@@ -37,6 +37,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.config import MatchSettings
+from bot.core import chinese, language
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
 from bot.core.linear import LinearModel, train
 from bot.core.text import clean, stem, strip_forward_prefix, words
@@ -195,7 +196,7 @@ class _Analyzer:
             self._by_length[len(word)].append(word)
         self._repairs: dict[str, str | None] = {}
         self._concept_of: dict[str, str] = {}
-        for tag, members in CONCEPTS.items():
+        for tag, members in (*CONCEPTS.items(), *chinese.CONCEPTS.items()):
             for member in members:
                 self._concept_of[stem(member)] = tag
 
@@ -253,6 +254,12 @@ class Matcher:
         self._message_index: dict[str, list[int]] = defaultdict(list)
         self._keywords: dict[str, list[str]] = defaultdict(list)
         self._build()
+        # One matcher per translation: a Chinese message is scored against Chinese text only,
+        # so neither language's examples dilute the other's (and English scores stay as they are).
+        self.by_language: dict[str, Matcher] = {
+            lang: Matcher(translated, self.settings)
+            for lang, translated in kb.translations.items()
+        }
 
     @classmethod
     def from_knowledge(cls, kb: KnowledgeBase, settings: MatchSettings | None = None) -> Matcher:
@@ -405,6 +412,9 @@ class Matcher:
     def match(self, text: str) -> MatchResult:
         """Rank the topics for ``text`` and decide answer / clarify / none."""
         text = text if isinstance(text, str) else str(text)
+        translated = self.by_language.get(language.detect(text) or "")
+        if translated is not None:
+            return translated.match(text)
         stems = self._analyzer.stems(text)
         query = self._weigh(self._analyzer.features(stems))
         entry_scores, evidence, text_scores, keyworded = self._score_entries(text, stems, query)

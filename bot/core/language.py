@@ -1,0 +1,54 @@
+"""Which language a message is written in, and the languages the bot can speak.
+
+The reply language follows the script of what the user writes: a message carried by Chinese
+characters is Chinese, one with Latin words is English, and one with neither (a number, an
+emoji, "552") says nothing, so the session keeps the language it had.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from bot.core import chinese
+
+SOURCE: Final = "en"
+# Code -> the language's own name, as the /language menu shows it.
+NAMES: Final = {"en": "English", "zh": "简体中文"}
+_LATIN_WORD: Final = re.compile(r"[A-Za-z]{2,}")
+
+
+def detect(text: str) -> str | None:
+    """'zh' or 'en' from the message's script, or None when it has no words to tell by."""
+    if chinese.is_chinese(text):
+        return "zh"
+    if _LATIN_WORD.search(text):
+        return "en"
+    return None
+
+
+def from_telegram(language_code: str | None) -> str | None:
+    """A first guess from Telegram's ``language_code`` ('zh-hans', 'zh-hant', 'en-US')."""
+    if not language_code:
+        return None
+    primary = language_code.casefold().split("-")[0].split("_")[0]
+    return primary if primary in NAMES else None
+
+
+def choose(code: str) -> str | None:
+    """A language the user named: a code or a name ('zh', '中文', 'english'), or None."""
+    wanted = code.strip().casefold()
+    aliases = {
+        "en": "en",
+        "english": "en",
+        "英文": "en",
+        "英语": "en",
+        "zh": "zh",
+        "cn": "zh",
+        "chinese": "zh",
+        "中文": "zh",
+        "简体中文": "zh",
+        "汉语": "zh",
+        "普通话": "zh",
+    }
+    return aliases.get(wanted)
