@@ -40,7 +40,7 @@ from bot.config import MatchSettings
 from bot.core import chinese, language
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
 from bot.core.linear import LinearModel, train
-from bot.core.text import clean, stem, strip_forward_prefix, words
+from bot.core.text import clean, split_scripts, stem, strip_forward_prefix, words
 
 STOP_WORDS = frozenset(
     """a an the and or but if then so of to in on at by for from with about into onto over
@@ -504,7 +504,7 @@ class Matcher:
         self, text: str, stems: list[str], scores: dict[str, float], evidence: dict[str, str]
     ) -> set[str]:
         """Apply error codes, pasted error lines and keywords; return the keyworded entries."""
-        cleaned = clean(text)
+        cleaned = split_scripts(clean(text))
         lowered = cleaned.casefold()
         found = {t.rstrip(".").casefold() for t in _CODE_TOKEN.findall(cleaned)}
         found.update(code for pattern, code in self._spaced_codes if pattern.search(cleaned))

@@ -70,6 +70,11 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def split_scripts(text: str) -> str:
+    """A space where CJK meets Latin letters or digits: "对方收到552退信" has the code 552."""
+    return _SCRIPT_EDGE.sub(" ", text)
+
+
 def strip_forward_prefix(text: str) -> str:
     """Remove helpdesk framing such as "user says:" or "Fwd:" from the start of a message."""
     return chinese.strip_prefix(_PREFIX.sub("", text, count=1))
