@@ -257,7 +257,7 @@ class Matcher:
         # One matcher per translation: a Chinese message is scored against Chinese text only,
         # so neither language's examples dilute the other's (and English scores stay as they are).
         self.by_language: dict[str, Matcher] = {
-            lang: Matcher(translated, self.settings)
+            lang: Matcher(translated, language.settings_for(lang, self.settings))
             for lang, translated in kb.translations.items()
         }
 
