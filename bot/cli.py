@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.config import MatchSettings, Settings
+from bot.config import Settings
+from bot.core.settings import MatchSettings
 from bot.errors import BotError
 
 if TYPE_CHECKING:

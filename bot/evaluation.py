@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bot.config import MatchSettings
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import (
     CLARIFY_SHARE,
@@ -27,6 +26,7 @@ from bot.core.matching import (
     MatchResult,
     decide,
 )
+from bot.core.settings import MatchSettings
 from bot.errors import ConfigError
 
 NONE = "none"

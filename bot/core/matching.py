@@ -36,9 +36,9 @@ from enum import StrEnum
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.config import MatchSettings
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
 from bot.core.linear import LinearModel, train
+from bot.core.settings import MatchSettings
 from bot.core.text import clean, stem, strip_forward_prefix, words
 
 STOP_WORDS = frozenset(

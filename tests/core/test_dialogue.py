@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from bot.config import MatchSettings
 from bot.core.callback import MAX_BYTES, pack, unpack
 from bot.core.dialogue import (
     HELP,
@@ -26,6 +25,7 @@ from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Matcher
 from bot.core.replies import Action, Button
 from bot.core.session import Session, State
+from bot.core.settings import MatchSettings
 
 NOW = 1_000_000.0
 VERSION = 7

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import MatchSettings
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Candidate, Decision, Matcher, MatchResult, decide
+from bot.core.settings import MatchSettings
 
 # Phrasings of our own (not copied from the knowledge examples or the eval sets).
 TYPICAL = [
