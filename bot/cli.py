@@ -247,6 +247,7 @@ def _thresholds(m: MatchSettings) -> dict[str, float]:
         "clarify_floor": m.clarify_floor,
         "band": m.band,
         "oos_margin": m.oos_margin,
+        "oos_answer_margin": m.oos_answer_margin,
         "oos_weight": m.oos_weight,
     }
 
