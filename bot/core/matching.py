@@ -106,7 +106,6 @@ FLOW_PENALTY = 0.4
 LINEAR_MAX_TOPICS = 200
 LINEAR_C = 10.0
 LINEAR_WEIGHT = 0.2
-OUT_OF_SCOPE_CLASS = "out-of-scope"
 MIN_ERROR_MESSAGE_LENGTH = 20
 MESSAGE_TOKEN_SHARE = 0.6
 MAX_KEYWORD_WORDS = 6
@@ -269,6 +268,7 @@ class Matcher:
             self._add_entry(problem, raw_texts)
         for faq in self.kb.faqs:
             self._add_entry(faq, raw_texts)
+        self._oos_groups = tuple(group.id for group in self.kb.out_of_scope)
         for group in self.kb.out_of_scope:
             self._topic_of[group.id] = group.id
             raw_texts.extend((group.id, "example", t) for t in group.examples)
@@ -356,10 +356,9 @@ class Matcher:
         topics = {self._topic_of[c.entry] for c in self._choices if self.kb.entry(c.entry)}
         if not topics or len(topics) > LINEAR_MAX_TOPICS:
             return None
-        labels = [
-            self._topic_of[c.entry] if self.kb.entry(c.entry) else OUT_OF_SCOPE_CLASS
-            for c in self._choices
-        ]
+        # Each out-of-scope group is a class of its own, like a topic: pooled into one class,
+        # their hundreds of examples would give "out of scope" a prior no topic can match.
+        labels = [self._topic_of[c.entry] for c in self._choices]
         return train([self._weigh(row) for row in rows], labels, c=LINEAR_C)
 
     def _index_messages(self) -> None:
@@ -587,13 +586,14 @@ class Matcher:
             topic = self._topic_of[entry]
             if topic not in best or score > best[topic][0]:
                 best[topic] = (score, entry)
+        weight = LINEAR_WEIGHT
         by_topic: dict[str, Candidate] = {}
         for topic, (score, entry) in best.items():
             exact = evidence.get(entry, "").startswith(EXACT_EVIDENCE)
             if learned and not exact:
                 # Blend in the learned layer: it weighs every word of the message, where the
                 # similarities only see the nearest examples. Exact codes keep their score.
-                score = (1 - LINEAR_WEIGHT) * score + LINEAR_WEIGHT * learned.get(topic, 0.0)
+                score = (1 - weight) * score + weight * learned.get(topic, 0.0)
             by_topic[topic] = Candidate(
                 id=entry,
                 topic=topic,
@@ -604,10 +604,13 @@ class Matcher:
                 text_score=round(text_scores.get(entry, 0.0), 4),
             )
         if learned:
-            oos_score = (1 - LINEAR_WEIGHT) * oos_score + LINEAR_WEIGHT * learned.get(
-                OUT_OF_SCOPE_CLASS, 0.0
-            )
-            oos_id = oos_id or OUT_OF_SCOPE_CLASS
+            oos_id, oos_score = None, 0.0
+            for group in self._oos_groups:
+                score = (1 - weight) * entry_scores.get(group, 0.0) + weight * learned.get(
+                    group, 0.0
+                )
+                if score > oos_score:
+                    oos_id, oos_score = group, score
         ranked = tuple(sorted(by_topic.values(), key=lambda c: (-c.score, c.topic)))
         return decide(
             text=text,

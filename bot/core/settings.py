@@ -15,12 +15,12 @@ class MatchSettings:
 
     answer_floor: float = 0.20
     margin: float = 0.02
-    clarify_floor: float = 0.08
+    clarify_floor: float = 0.18
     band: float = 0.12
     # None only when an out-of-scope group leads the best topic by at least this much.
     oos_margin: float = 0.0
     # Answer only when the best topic leads every out-of-scope group by at least this much;
     # in between, ask ("Is this about ...?") rather than reject.
-    oos_answer_margin: float = 0.04
-    oos_weight: float = 0.0
+    oos_answer_margin: float = 0.12
+    oos_weight: float = 0.5
     max_choices: int = 3
