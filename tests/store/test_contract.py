@@ -42,6 +42,7 @@ def full_session(*, chat_id: str = "-100123", version: int = 7) -> Session:
             'user: quote " backslash \\ newline \n tab \t nul \x00 end',
         ),
         prompt_ref="4711",
+        asked="why:mailbox-full",
     )
 
 
