@@ -56,6 +56,7 @@ def build_core(settings: Settings, *, staff_available: bool = False) -> Core:
         DialogueSettings(
             timeout_seconds=settings.session_timeout_minutes * 60,
             staff_available=staff_available,
+            fallback_contact=settings.fallback_contact,
         ),
     )
     return Core(settings=settings, kb=kb, matcher=matcher, engine=engine)

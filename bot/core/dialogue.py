@@ -37,6 +37,7 @@ START = "start"
 HELP = "help"
 WHY = "why"  # marks "what went wrong?" after a 👎 in ``Session.asked``
 CLOSED = "closed"  # staff closed the hand-off (sent by the channel, never typed)
+UNREACHABLE = "unreachable"  # the staff chat could not be reached (sent by the channel)
 NONE_REPEAT_LIMIT = 2
 INTENT_MAX_WORDS = 6
 
@@ -257,6 +258,8 @@ class DialogueSettings:
 
     timeout_seconds: float = 30 * 60
     staff_available: bool = False
+    # Where to go when no person can take over (BOT_FALLBACK_CONTACT), said as it is.
+    fallback_contact: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -735,14 +738,32 @@ def start_handoff(turn: Turn, session: Session) -> Outcome:
         # Nobody would read a hand-off here: say where to go instead of waiting forever.
         new = session.advance(state=State.IDLE, step=0, candidates=(), offer=None)
         text = (
-            "No support team is connected to this chat, sorry. Please contact your mail "
-            "administrator or helpdesk and tell them what you tried"
-            + (f" ({turn.kb.title_of(topic)})" if topic else "")
-            + ". Send /cancel to start over with me."
+            "No support team is connected to this chat, sorry. "
+            + _fallback(turn, topic)
+            + " Send /cancel to start over with me."
         )
     detail = " | ".join(filter(None, [topic or "", place, *session.transcript[-6:]]))
     log = (replace(log[0], detail=detail),)
     return _outcome(new, Reply(text=text), log=log)
+
+
+def _fallback(turn: Turn, topic: str | None) -> str:
+    tried = f" ({turn.kb.title_of(topic)})" if topic else ""
+    contact = turn.settings.fallback_contact
+    if contact:
+        return f"Please contact {contact} and tell them what you tried{tried}."
+    return (
+        f"Please contact your mail administrator or helpdesk and tell them what you tried{tried}."
+    )
+
+
+def handoff_failed(turn: Turn, session: Session) -> Outcome:
+    """The staff chat could not be reached: say so and where to go instead; back to the bot."""
+    new = session.advance(state=State.IDLE, step=0, candidates=(), offer=None)
+    text = "Sorry, I couldn't reach the support team just now. " + _fallback(turn, session.topic)
+    return _outcome(
+        new, Reply(text=text), log=(LogRecord(kind="handoff.failed", topic=session.topic),)
+    )
 
 
 def relay_to_staff(turn: Turn, session: Session) -> Outcome:
@@ -895,6 +916,7 @@ TRANSITIONS: dict[tuple[State, str], Handler] = {
     (State.VERIFY, Action.STAY): stay,
     (State.HANDOFF, TEXT): relay_to_staff,
     (State.HANDOFF, CLOSED): handoff_closed,
+    (State.HANDOFF, UNREACHABLE): handoff_failed,
     **_every_state(Action.CHOOSE, start_topic),
     **_every_state(Action.CANCEL, cancel),
     **_every_state(Action.HUMAN, start_handoff),
@@ -910,6 +932,7 @@ COMMANDS = {
     "cancel": Action.CANCEL,
     "human": Action.HUMAN,
     "closed": CLOSED,
+    "unreachable": UNREACHABLE,
 }
 
 # Free-text intents only count where they mean something; elsewhere the text is matched.

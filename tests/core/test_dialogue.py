@@ -18,6 +18,7 @@ from bot.core.dialogue import (
     START,
     TEXT,
     TRANSITIONS,
+    UNREACHABLE,
     DialogueSettings,
     Engine,
     Outcome,
@@ -267,6 +268,9 @@ EXPECTED: dict[tuple[State, str], Row] = {
     (State.HANDOFF, CLOSED): Row(
         event=Command(name="closed", arg="7"), goes_to=State.IDLE, says="How would you rate"
     ),
+    (State.HANDOFF, UNREACHABLE): Row(
+        event=Command(name="unreachable"), goes_to=State.IDLE, says="couldn't reach"
+    ),
 }
 
 
@@ -419,7 +423,7 @@ def real_events(kb: KnowledgeBase, session: Session) -> list[Event]:
             events.extend(UserText(text=t) for t in TEXTS)
         elif action in (START, HELP):
             events.append(Command(name=action))
-        elif action == CLOSED:
+        elif action in (CLOSED, UNREACHABLE):
             events.append(Command(name=action, arg="7"))
         else:
             act = Action(action)
@@ -1175,3 +1179,26 @@ def test_every_step_advance_bumps_the_version_by_one(engine: Engine) -> None:
     outcomes = play(engine, [("user", "552"), ("press", "done"), ("press", "done")])
 
     assert [o.session.version for o in outcomes] == [1, 2, 3]
+
+
+def test_without_staff_a_configured_contact_is_given(kb: KnowledgeBase, matcher: Matcher) -> None:
+    engine = Engine(kb, matcher, DialogueSettings(fallback_contact="helpdesk@example.com"))
+
+    outcome = handle(engine, SESSIONS[State.GUIDE], Command(name="human"))
+
+    assert "Please contact helpdesk@example.com" in all_text(outcome)
+    assert outcome.session.state is State.IDLE
+
+
+def test_an_unreachable_staff_chat_hands_back_with_the_contact(
+    kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    engine = Engine(
+        kb, matcher, DialogueSettings(staff_available=True, fallback_contact="+1 555 0100")
+    )
+
+    outcome = handle(engine, SESSIONS[State.HANDOFF], Command(name="unreachable"))
+
+    assert "couldn't reach the support team" in all_text(outcome)
+    assert "+1 555 0100" in all_text(outcome)
+    assert kinds(outcome) == ["handoff.failed"]
