@@ -10,12 +10,13 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot.core import compose
+from bot.core.i18n import _, speaking
 from bot.core.knowledge import KnowledgeBase
 from bot.locale import LOCALE_DIR, catalog_paths, load_translators
 from tests.conftest import REPO_ROOT
 
 _PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
-KEYWORDS = {"_": None, "gettext": None, "N_": None}
+KEYWORDS = {"_": None, "N_": None}
 
 
 def _marked_in_code() -> set[str]:
@@ -63,11 +64,16 @@ def test_translations_keep_every_placeholder(language: str) -> None:
 
 
 def test_a_chinese_step_reads_in_chinese_with_the_labels_in_english(kb: KnowledgeBase) -> None:
-    zh = load_translators()["zh"]
     problem = kb.in_language("zh").problem("pop-deletion")
-    assert compose.step_text(problem, 1, tr=zh) == (
-        "**第 2/4 步**\n在左侧导航栏中，选择 **Email Settings > POP Settings**"
-    )
-    assert compose.step_details(problem, 1, tr=zh).startswith(
-        "位置：`Settings > Email Settings > POP Settings`"
-    )
+    with speaking(load_translators()["zh"]):
+        step = compose.step_text(problem, 1)
+        details = compose.step_details(problem, 1)
+    assert step == "**第 2/4 步**\n在左侧导航栏中，选择 **Email Settings > POP Settings**"
+    assert details is not None
+    assert details.startswith("位置：`Settings > Email Settings > POP Settings`")
+
+
+def test_outside_a_language_block_the_bot_speaks_english() -> None:
+    with speaking(load_translators()["zh"]):
+        assert _("Fix") == "解决步骤"
+    assert _("Fix") == "Fix"

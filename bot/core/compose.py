@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from bot.core.i18n import IDENTITY, Translator
+from bot.core.i18n import _
 from bot.core.knowledge import Faq, KnowledgeBase, Problem, Step
 from bot.core.matching import MatchResult
 
 
-def step_text(problem: Problem, index: int, *, tr: Translator = IDENTITY) -> str:
+def step_text(problem: Problem, index: int) -> str:
     """'Step i of n' with the step's own text."""
-    _ = tr.gettext
     step = problem.steps[index]
     head = _("Step {current} of {total}").format(current=index + 1, total=len(problem.steps))
     return f"**{head}**\n{step.text}"
 
 
-def step_details(problem: Problem, index: int, *, tr: Translator = IDENTITY) -> str | None:
+def step_details(problem: Problem, index: int) -> str | None:
     """The navigation path, form field, options and client tips for a step, if it has any."""
-    _ = tr.gettext
     step = problem.steps[index]
-    lines = _detail_lines(step, tr)
+    lines = _detail_lines(step)
     # Client tips concern the whole fix, so they help whichever step someone is stuck on.
     lines.extend(
         _("{client} tip: {tip}").format(client=tip.client, tip=tip.tip)
@@ -30,8 +28,7 @@ def step_details(problem: Problem, index: int, *, tr: Translator = IDENTITY) -> 
     return "\n".join(lines)
 
 
-def _detail_lines(step: Step, tr: Translator) -> list[str]:
-    _ = tr.gettext
+def _detail_lines(step: Step) -> list[str]:
     lines = []
     if step.navigation:
         lines.append(_("Where: {path}").format(path=f"`{step.navigation}`"))
@@ -43,17 +40,15 @@ def _detail_lines(step: Step, tr: Translator) -> list[str]:
     return lines
 
 
-def check_text(problem: Problem, index: int, *, tr: Translator = IDENTITY) -> str:
+def check_text(problem: Problem, index: int) -> str:
     """'Check j of m' with the verification step."""
-    _ = tr.gettext
     total = len(problem.verification)
     head = _("Check {current} of {total}").format(current=index + 1, total=total)
     return f"**{head}**\n{problem.verification[index]}"
 
 
-def intro_text(problem: Problem, *, tr: Translator = IDENTITY) -> str:
+def intro_text(problem: Problem) -> str:
     """Title, what is going on and why, before the first step."""
-    _ = tr.gettext
     symptom = problem.symptoms[0] if problem.symptoms else ""
     lines = [f"**{problem.title}**"]
     if symptom:
@@ -72,9 +67,8 @@ def faq_text(faq: Faq) -> str:
     return f"**{faq.question}**\n{faq.answer}"
 
 
-def full_guide(problem: Problem, *, tr: Translator = IDENTITY) -> str:
+def full_guide(problem: Problem) -> str:
     """Every step with its details and every check, in one message ready to copy."""
-    _ = tr.gettext
     parts = [
         f"**{problem.title}**",
         _("Cause: {cause}").format(cause=problem.root_cause),
@@ -82,7 +76,7 @@ def full_guide(problem: Problem, *, tr: Translator = IDENTITY) -> str:
     ]
     for i, step in enumerate(problem.steps, start=1):
         parts.append(f"{i}. {step.text}")
-        parts.extend(f"   {line}" for line in _detail_lines(step, tr))
+        parts.extend(f"   {line}" for line in _detail_lines(step))
     parts.extend(
         _("Tip ({client}): {tip}").format(client=tip.client, tip=tip.tip)
         for tip in problem.client_tips
@@ -93,12 +87,11 @@ def full_guide(problem: Problem, *, tr: Translator = IDENTITY) -> str:
     return "\n".join(parts)
 
 
-def case_card(kb: KnowledgeBase, result: MatchResult, *, tr: Translator = IDENTITY) -> str:
+def case_card(kb: KnowledgeBase, result: MatchResult) -> str:
     """A staff-facing card: topic, confidence, evidence and the full answer.
 
-    ``kb`` and ``tr`` are in the staff member's language; the message matched may be in another.
+    ``kb`` is in the staff member's language (and ``_`` speaks it); the message may be in another.
     """
-    _ = tr.gettext
     if not result.candidates or result.decision.value == "none":
         lines = [
             "**{}**".format(_("No match in the guide")),
@@ -135,17 +128,17 @@ def case_card(kb: KnowledgeBase, result: MatchResult, *, tr: Translator = IDENTI
         body.append(faq_text(entry))
     problem = kb.problem(best.topic)
     if problem is not None:
-        body.append(full_guide(problem, tr=tr))
+        body.append(full_guide(problem))
     return "\n".join(header) + "\n\n" + "\n\n".join(body)
 
 
-def article_text(kb: KnowledgeBase, entry_id: str, *, tr: Translator = IDENTITY) -> str:
+def article_text(kb: KnowledgeBase, entry_id: str) -> str:
     """What an inline-mode article sends: a FAQ answer or a problem's full guide."""
     entry = kb.entry(entry_id)
     if isinstance(entry, Faq):
         return faq_text(entry)
     if isinstance(entry, Problem):
-        return full_guide(entry, tr=tr)
+        return full_guide(entry)
     return ""
 
 

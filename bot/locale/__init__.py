@@ -3,11 +3,13 @@
 ``messages.pot`` lists every string the bot says, extracted from the code; each language has
 ``<lang>/LC_MESSAGES/messages.po``. The loader reads the ``.po`` files when the process starts
 (compiling them in memory, so there is no build step) and the engine gets one translator per
-language. After changing a marked string in the code (``_("...")`` or ``N_("...")``)::
+language. After changing a marked string in the code (``_("...")`` or ``N_("...")``, from
+``bot.core.i18n``)::
 
     pybabel extract -F bot/locale/babel.cfg -k N_ --no-location --sort-output --omit-header \\
         -o bot/locale/messages.pot .
-    pybabel update -i bot/locale/messages.pot -d bot/locale --no-location --omit-header
+    pybabel update -i bot/locale/messages.pot -d bot/locale --ignore-obsolete \\
+        --ignore-pot-creation-date
     # translate the new entries in bot/locale/*/LC_MESSAGES/messages.po (no "fuzzy" left)
 
 ``tests/test_locale.py`` fails while any catalog has a missing, untranslated, fuzzy, unused or
