@@ -19,9 +19,18 @@ exact path, and listed keywords add a bounded bonus. Keywords are never fuzzy ch
 partial scorer would give a short keyword 100 inside any long message.
 
 Out-of-scope groups (password resets, DKIM, small talk...) are scored the same way and
-compete with the topics: a message closer to "forgot my password" than to any guide topic is
-``none`` even when it mentions email. The decision is floor plus margin, with the thresholds
-in ``MatchSettings`` (calibrated by ``alimail-bot eval`` on a set of our own).
+compete with the topics, each group a class of its own in the learned layer. The decision is
+floor plus margin, with the thresholds in ``MatchSettings`` (calibrated by ``alimail-bot
+eval`` on sets of our own): ``none`` only when an out-of-scope group leads the best topic by
+``oos_margin``; ``answer`` only when the best topic leads every out-of-scope group by
+``oos_answer_margin``; in between the bot asks ("Is this about ...?") rather than reject a
+question its guide may well cover.
+
+Which way the mail went matters (``text.mail_flow``): "people writing to me get 552" is the
+writer's own full mailbox, "I get 552 when I send to gmail" is someone else's. The flow is a
+feature like any word; a code in a bounce the writer got for mail *they* sent is never exact
+evidence; and an entry whose examples tell the mail going one way (a full mailbox: incoming)
+is weakened for a message that tells only the other way.
 """
 
 from __future__ import annotations
