@@ -595,14 +595,13 @@ class Matcher:
             topic = self._topic_of[entry]
             if topic not in best or score > best[topic][0]:
                 best[topic] = (score, entry)
-        weight = LINEAR_WEIGHT
         by_topic: dict[str, Candidate] = {}
         for topic, (score, entry) in best.items():
             exact = evidence.get(entry, "").startswith(EXACT_EVIDENCE)
             if learned and not exact:
                 # Blend in the learned layer: it weighs every word of the message, where the
                 # similarities only see the nearest examples. Exact codes keep their score.
-                score = (1 - weight) * score + weight * learned.get(topic, 0.0)
+                score = (1 - LINEAR_WEIGHT) * score + LINEAR_WEIGHT * learned.get(topic, 0.0)
             by_topic[topic] = Candidate(
                 id=entry,
                 topic=topic,
@@ -615,9 +614,8 @@ class Matcher:
         if learned:
             oos_id, oos_score = None, 0.0
             for group in self._oos_groups:
-                score = (1 - weight) * entry_scores.get(group, 0.0) + weight * learned.get(
-                    group, 0.0
-                )
+                similar = entry_scores.get(group, 0.0)
+                score = (1 - LINEAR_WEIGHT) * similar + LINEAR_WEIGHT * learned.get(group, 0.0)
                 if score > oos_score:
                     oos_id, oos_score = group, score
         ranked = tuple(sorted(by_topic.values(), key=lambda c: (-c.score, c.topic)))
@@ -644,6 +642,9 @@ def decide(
 
     ``terms`` is how many distinct content words the message had: one generic word ("mail",
     "outlook") is never enough to answer, unless it is an error code or a listed keyword.
+    The best out-of-scope group rejects only when it leads the best topic by ``oos_margin``
+    (or pulls it under the clarify floor); an answer needs the topic ``oos_answer_margin``
+    ahead of it; in between, the topic is asked about.
     """
     top = ranked[0].score if ranked else 0.0
     second = ranked[1].score if len(ranked) > 1 else 0.0
@@ -675,8 +676,8 @@ def decide(
     if oos_lead >= settings.oos_margin:
         return result(
             Decision.NONE,
-            f"out-of-scope '{out_of_scope}' ({out_of_scope_score:.2f}) clearly beats every "
-            f"topic ({top:.2f}): lead {oos_lead:.2f} >= {settings.oos_margin}",
+            f"out-of-scope '{out_of_scope}' ({out_of_scope_score:.2f}) leads every topic "
+            f"({top:.2f}) by {oos_lead:.2f} >= {settings.oos_margin}",
         )
     enough_words = terms > 1 or (bool(ranked) and ranked[0].keyword)
     clear_of_oos = -oos_lead >= settings.oos_answer_margin
