@@ -187,6 +187,8 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         started = time.perf_counter()
         chat_id = str(chat.id)
         outcome, before = self._apply(chat_id, event, stored=stored)
+        # Masked, pseudonymised, with walkthrough progress (bot.core.journal).
+        await self.helpdesk.journal(chat_id, before, outcome)
         if self.metrics is not None:
             self.metrics.updates.labels(kind=type(event).__name__).inc()
         outcome = await self._helpdesk_turn(context, update, event, before, outcome)
@@ -217,11 +219,11 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             session = current or self.engine.new_session(chat_id, now=self.clock())
             outcome = self.engine.handle(session, event, now=self.clock())
             if outcome.session == session:
-                self._log(chat_id, session, outcome)
+                self._count(outcome)
                 return outcome, session
             expected = None if current is None else current.version
             if self.store.put(outcome.session, expected_version=expected):
-                self._log(chat_id, session, outcome)
+                self._count(outcome)
                 return outcome, session
             logger.info("chat %s changed under us; retrying", chat_id)
         raise StoreError(f"could not save chat {chat_id} after {CAS_ATTEMPTS} attempts")
@@ -231,12 +233,11 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         # replica), its newer prompt wins and this put changes nothing.
         self.store.put(replace(session, prompt_ref=prompt), expected_version=session.version)
 
-    def _log(self, chat_id: str, before: Session, outcome: Outcome) -> None:
+    def _count(self, outcome: Outcome) -> None:
+        # The event log itself is written by the caller (helpdesk.journal), off the loop.
         if self.metrics is not None:
             for record in outcome.log:
                 self.metrics.events.labels(kind=record.kind).inc()
-        # Masked, pseudonymised, with walkthrough progress (bot.core.journal).
-        self.helpdesk.journal(chat_id, before, outcome)
 
     # groups -----------------------------------------------------------------------------------
 

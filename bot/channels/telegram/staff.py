@@ -142,26 +142,27 @@ class StaffMixin:
             if await self._open_ticket(context, chat, before, outcome):
                 return outcome
             # Nobody would read it: hand back at once, with the configured contact.
-            failed, _ = self._apply(chat_id, Command(name="unreachable"))
+            failed, handed = self._apply(chat_id, Command(name="unreachable"))
+            await self.helpdesk.journal(chat_id, handed, failed)
             return failed
         if before.state is State.HANDOFF and "dialogue.cancelled" in kinds:
-            ticket = self.helpdesk.open_ticket_of(chat_id)
+            ticket = await self.helpdesk.open_ticket_of(chat_id)
             if ticket is not None:
                 await self._end_ticket(context, ticket, Closure.USER)
         elif outcome.session.state is State.HANDOFF and isinstance(event, UserText):
-            ticket = self.helpdesk.open_ticket_of(chat_id)
+            ticket = await self.helpdesk.open_ticket_of(chat_id)
             message = update.effective_message
             if ticket is not None and message is not None:
                 await self._relay_to_staff(context, ticket, message, event.text)
         if isinstance(event, ButtonPress) and "ticket.rated" in kinds:
             rating = rules.parse_rating(event.arg)
             if rating is not None:
-                self.helpdesk.rate(*rating)
+                await self.helpdesk.rate(*rating)
         return outcome
 
     async def _user_media(self, context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
         """A photo, sticker, voice note... from a user with an open ticket goes to the staff."""
-        ticket = self.helpdesk.open_ticket_of(str(message.chat.id))
+        ticket = await self.helpdesk.open_ticket_of(str(message.chat.id))
         if ticket is None:
             return False
         await self._relay_to_staff(context, ticket, message, "")
@@ -196,20 +197,20 @@ class StaffMixin:
         if mode is None:
             return False
         chat_id = str(chat.id)
-        ticket = self.helpdesk.open_ticket(
+        ticket = await self.helpdesk.open_ticket(
             chat_id=chat_id,
             user=_display_name(chat),
             before=before,
             outcome=outcome,
             mode=mode,
         )
-        self.helpdesk.clear_transcript(chat_id)
+        await self.helpdesk.clear_transcript(chat_id)
         title = self.kb.title_of(ticket.topic) if ticket.topic else None
         posted = None
         if mode is StaffMode.TOPIC:
             thread = await self._create_topic(context, rules.topic_name(ticket, topic_title=title))
             if thread is not None:
-                ticket = self.helpdesk.set_thread(ticket.number, thread) or ticket
+                ticket = await self.helpdesk.set_thread(ticket.number, thread) or ticket
                 posted = await self._post_staff(
                     context, ticket, rules.opening_text(ticket, topic_title=title)
                 )
@@ -218,7 +219,7 @@ class StaffMixin:
                 context, ticket, rules.opening_text(ticket, topic_title=title)
             )
         if posted is None:
-            self.helpdesk.close(ticket, Closure.UNREACHABLE)
+            await self.helpdesk.close(ticket, Closure.UNREACHABLE)
             return False
         return True
 
@@ -261,7 +262,7 @@ class StaffMixin:
             if message is None:
                 return None
             posted = message.message_id
-            self.helpdesk.remember_message(ticket.number, posted)
+            await self.helpdesk.remember_message(ticket.number, posted)
         return posted
 
     def _placement(self, ticket: Ticket) -> dict[str, Any]:
@@ -312,16 +313,16 @@ class StaffMixin:
             logger.error("cannot copy a user's file to staff chat %s: %s", staff, err)
             return
         if copied is not None:
-            self.helpdesk.remember_message(ticket.number, copied.message_id)
+            await self.helpdesk.remember_message(ticket.number, copied.message_id)
 
     async def _end_ticket(
         self, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, closure: Closure
     ) -> Ticket | None:
         """Close a ticket and announce it in the staff chat."""
-        closed = self.helpdesk.close(ticket, closure)
+        closed = await self.helpdesk.close(ticket, closure)
         if closed is None:
             return None
-        self.helpdesk.clear_transcript(ticket.chat_id)
+        await self.helpdesk.clear_transcript(ticket.chat_id)
         await self._post_staff(context, closed, rules.announcement(closed))
         if closed.thread_id is not None and self.settings.staff_chat is not None:
             staff = self.settings.staff_chat
@@ -339,7 +340,7 @@ class StaffMixin:
     async def _staff_message(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A message in the staff chat: a ticket answer, /close, or staff talking (ignored)."""
         post = self._staff_post(message)
-        ticket = self.helpdesk.ticket_for(post)
+        ticket = await self.helpdesk.ticket_for(post)
         verdict = rules.verdict(post, ticket)
         if verdict is Verdict.IGNORE or ticket is None:
             return
@@ -391,7 +392,9 @@ class StaffMixin:
         closed = await self._end_ticket(context, ticket, Closure.STAFF)
         if closed is None:
             return
-        outcome, _ = self._apply(ticket.chat_id, Command(name="closed", arg=str(ticket.number)))
+        event = Command(name="closed", arg=str(ticket.number))
+        outcome, before = self._apply(ticket.chat_id, event)
+        await self.helpdesk.journal(ticket.chat_id, before, outcome)
         prompt = await self._send_all(context, int(ticket.chat_id), outcome)
         if prompt is not None and prompt != outcome.session.prompt_ref:
             self._remember_prompt(outcome.session, prompt)
@@ -434,7 +437,7 @@ class StaffMixin:
             logger.error("staff answer to chat %s refused: %s", user_chat, err)
             return
         if delivered is not None:
-            self.helpdesk.staff_replied(ticket, staff=staff_name)
+            await self.helpdesk.staff_replied(ticket, staff=staff_name)
 
     # admins and privacy ----------------------------------------------------------------------
 
@@ -453,13 +456,13 @@ class StaffMixin:
             await self._converse(update, context, Command(name=name, arg=arg))
             return
         if name == "inbox":
-            events = self.store.events(since=self.clock() - INBOX_DAYS * DAY)
+            events = await self.helpdesk.events(self.clock() - INBOX_DAYS * DAY)
             groups = build_inbox(events, self.matcher, self.kb)
             text = inbox_text(groups, days=INBOX_DAYS, limit=INBOX_GROUPS)
         else:
             days = int(arg) if arg.isdigit() and 1 <= int(arg) <= MAX_STATS_DAYS else 7
             now = self.clock()
-            events = self.store.events(since=now - days * DAY)
+            events = await self.helpdesk.events(now - days * DAY)
             groups = build_inbox(events, self.matcher, self.kb)
             text = report_text(build_report(events, self.kb, days=days, until=now, inbox=groups))
         await self._send(context, chat.id, Reply(text=text), version=0)
@@ -470,10 +473,10 @@ class StaffMixin:
         if chat is None:
             return
         chat_id = str(chat.id)
-        ticket = self.helpdesk.open_ticket_of(chat_id)
+        ticket = await self.helpdesk.open_ticket_of(chat_id)
         if ticket is not None:
             await self._end_ticket(context, ticket, Closure.FORGOTTEN)
-        removed = self.helpdesk.forget(chat_id)
+        removed = await self.helpdesk.forget(chat_id)
         text = (
             "Done: I've deleted everything I stored about you: our conversation, its records "
             "in my statistics and what you wrote in tickets to the support team "
