@@ -1,11 +1,12 @@
 """Per-question latency of ``Matcher.match``, matcher build time and memory, CLI cold start.
 
 ``python bench/latency.py`` times the matcher on the shipped knowledge (``knowledge/``) over
-the texts of ``tests/data/calibration.yaml``, ``bench/data/heldout.yaml`` and their Chinese
-counterparts (``*-zh.yaml``), then the cold
-start of ``python -m bot ask "mailbox full"``. ``--synthetic 1000`` (or ``10000``) times it on
-a generated knowledge base instead (``bench/synthetic.py``) and adds build memory and
-accuracy@1 on held-out paraphrases. ``--profile`` adds a cProfile of the timed queries.
+the texts of ``tests/data/calibration.yaml``, ``bench/data/heldout.yaml``,
+``bench/data/realworld.yaml`` and the Chinese sets (``*-zh.yaml``), then the cold start of
+``python -m bot ask "mailbox full"``.
+``--synthetic 1000`` (or ``10000``) times it on a generated knowledge base instead
+(``bench/synthetic.py``) and adds build memory and accuracy@1 on held-out paraphrases.
+``--profile`` adds a cProfile of the timed queries.
 
 The process pins itself to one core (``os.sched_setaffinity``) where the OS allows it; the
 figures are wall-clock ``time.perf_counter_ns`` per call, after one warm-up pass, with the
@@ -44,6 +45,7 @@ from bot.core.matching import Matcher, MatchResult  # noqa: E402
 QUERY_FILES = (
     ROOT / "tests/data/calibration.yaml",
     ROOT / "bench/data/heldout.yaml",
+    ROOT / "bench/data/realworld.yaml",
     # Chinese messages go to the Chinese matcher: both languages are in the mix.
     ROOT / "tests/data/calibration-zh.yaml",
     ROOT / "bench/data/heldout-zh.yaml",
@@ -234,7 +236,7 @@ def verdict(stats: Stats, budget_ms: float) -> str:
 
 
 def shipped_texts() -> list[str]:
-    """The query mix: every text of the calibration and held-out sets."""
+    """The query mix: every text of the calibration, held-out and real-world sets."""
     texts: list[str] = []
     for path in QUERY_FILES:
         texts += [item["text"] for item in yaml.safe_load(path.read_text(encoding="utf-8"))]
