@@ -377,6 +377,7 @@ class BotMessage:
     date: int
     edit_date: int | None = None
     reply_to_message_id: int | None = None
+    message_thread_id: int | None = None  # the forum topic it was posted in
     edits: tuple[MessageEdit, ...] = ()
     deleted: bool = False
 
@@ -718,6 +719,7 @@ class FakeBotApi:
         self._poll_generation = 0
         # chats, users, messages
         self._chats: dict[int, JsonDict] = {}
+        self._topics: dict[int, set[int]] = {}  # forum chat id: its topics' thread ids
         self._users: dict[int, JsonDict] = {}
         self._blocked: set[int] = set()
         self._next_message_id: dict[int, int] = {}
@@ -735,6 +737,7 @@ class FakeBotApi:
         self._webhook: JsonDict = {}
         # recording and faults
         self._requests: list[RecordedRequest] = []
+        self._started: list[str] = []  # methods of requests received, answered or not
         self._scheduled_faults: dict[str, deque[_Fault]] = {}
         self._fault_rate = 0.0
         self._fault_statuses: tuple[int, ...] = (429, 502)
@@ -965,7 +968,9 @@ class FakeBotApi:
             return self._record(
                 method, params, 404, {"ok": False, "error_code": 404, "description": "Not Found"}
             )
-        with self._lock:
+        with self._cond:
+            self._started.append(canonical)
+            self._changed()
             delay = self._delay
             delayed = (
                 canonical != "getUpdates"
@@ -1260,6 +1265,9 @@ class FakeBotApi:
             result["reply_markup"] = copy.deepcopy(message.reply_markup)
         if message.edit_date is not None:
             result["edit_date"] = message.edit_date
+        if message.message_thread_id is not None:
+            result["message_thread_id"] = message.message_thread_id
+            result["is_topic_message"] = True
         if nested and message.reply_to_message_id is not None:
             replied = self._any_message_json(message.chat_id, message.reply_to_message_id)
             if replied is not None:
@@ -1287,7 +1295,10 @@ class FakeBotApi:
         reply_to = reply.get("message_id") if isinstance(reply, dict) else None
         if reply_to is None:
             reply_to = _int_param(params, "reply_to_message_id")
+        thread_id = _int_param(params, "message_thread_id")
         with self._cond:
+            if thread_id is not None and thread_id not in self._topics.get(chat_id, set()):
+                raise _bad_request("message thread not found")
             if reply_to is not None and self._any_message_json(chat_id, int(reply_to)) is None:
                 if not (
                     reply.get("allow_sending_without_reply")
@@ -1305,6 +1316,7 @@ class FakeBotApi:
                 reply_markup=markup,
                 date=int(time.time()),
                 reply_to_message_id=None if reply_to is None else int(reply_to),
+                message_thread_id=thread_id,
             )
             self._bot_messages.setdefault(chat_id, {})[message.message_id] = message
             self._changed()
@@ -1566,6 +1578,24 @@ class FakeBotApi:
 
     # ---------------------------------------------------------------- simulating users
 
+    def add_forum_topic(self, chat_id: int, thread_id: int) -> None:
+        """Make ``chat_id`` a forum supergroup with a topic whose thread id is ``thread_id``."""
+        with self._lock:
+            chat = self.add_chat(chat_id, chat_type="supergroup")
+            chat["is_forum"] = True
+            self._topics.setdefault(chat_id, set()).add(thread_id)
+
+    def inject_update(self, payload: JsonDict) -> int:
+        """Queue an update of any shape (e.g. one PTB cannot parse); returns its update_id."""
+        with self._cond:
+            update_id = self._next_update_id
+            self._next_update_id += 1
+            update = {"update_id": update_id, **copy.deepcopy(payload)}
+            self._updates[update_id] = update
+            self._pending.append(update)
+            self._changed()
+            return update_id
+
     def add_chat(
         self, chat_id: int, *, chat_type: str = "private", title: str | None = None
     ) -> JsonDict:
@@ -1639,9 +1669,12 @@ class FakeBotApi:
         chat_type: str,
         forward_origin: JsonDict | None = None,
         reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> int:
         with self._cond:
             chat = self.add_chat(chat_id, chat_type=chat_type)
+            if thread_id is not None and thread_id not in self._topics.get(chat_id, set()):
+                raise ValueError(f"chat {chat_id} has no forum topic {thread_id}")
             sender = self._user(self._sender(chat_id, user_id, chat["type"]))
             message: JsonDict = {
                 "message_id": self._new_message_id(chat_id),
@@ -1652,6 +1685,9 @@ class FakeBotApi:
             }
             if forward_origin is not None:
                 message["forward_origin"] = forward_origin
+            if thread_id is not None:
+                message["message_thread_id"] = thread_id
+                message["is_topic_message"] = True
             if reply_to is not None:
                 replied = self._any_message_json(chat_id, reply_to)
                 if replied is None:
@@ -1690,8 +1726,12 @@ class FakeBotApi:
         forward_origin: JsonDict | None = None,
         entities: list[JsonDict] | None = None,
         reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> int:
-        """A user sends ``text`` (commands and @mentions get entities); returns the update_id."""
+        """A user sends ``text`` (commands and @mentions get entities); returns the update_id.
+
+        ``thread_id``: post in that forum topic (see ``add_forum_topic``).
+        """
         if not text:
             raise ValueError("Telegram never delivers an empty text message")
         return self._user_message(
@@ -1701,6 +1741,7 @@ class FakeBotApi:
             chat_type=chat_type,
             forward_origin=forward_origin,
             reply_to=reply_to,
+            thread_id=thread_id,
         )
 
     def _media(
@@ -2150,6 +2191,22 @@ class FakeBotApi:
         )
         assert found is not None
         return found
+
+    @property
+    def started_count(self) -> int:
+        """How many requests were received so far (answered or still being answered)."""
+        with self._lock:
+            return len(self._started)
+
+    def wait_for_started(self, method: str, *, after: int = 0, timeout: float = 5.0) -> None:
+        """Block until a ``method`` request was *received* (after mark ``after``), even if the
+        fake is still holding its answer back (``set_delay``): the bot is mid-call."""
+        canonical = self._canonical_method(method)
+        self.wait_for(
+            lambda: canonical in self._started[after:] or None,
+            timeout,
+            description=f"a {method} call to start",
+        )
 
     def wait_until_confirmed(self, update_id: int, timeout: float = 5.0) -> None:
         """Block until the bot has confirmed ``update_id`` (a later getUpdates offset)."""

@@ -30,7 +30,7 @@ from bot.core.events import Command
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Decision, Matcher
 from bot.core.replies import Reply
-from bot.store import SessionStore
+from bot.store.aio import AsyncStore
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class StaffMixin:
     settings: Settings
     kb: KnowledgeBase
     matcher: Matcher
-    store: SessionStore
+    store: AsyncStore
 
     def _is_staff_chat(self, chat_id: int) -> bool:
         return self.settings.staff_chat is not None and chat_id == self.settings.staff_chat
@@ -132,7 +132,7 @@ class StaffMixin:
         if not text:
             return
         if text.split()[0].split("@")[0] == "/close":
-            outcome, _ = self._apply(str(user_chat), Command(name="cancel"))
+            outcome, _ = await self._apply(str(user_chat), Command(name="cancel"))
             await self._send(
                 context,
                 user_chat,
@@ -157,7 +157,7 @@ class StaffMixin:
                 refusal = Reply(text="Sorry, /stats is for admins.")
                 await self._send(context, chat.id, refusal, version=0)
             return
-        counts = self.store.event_counts(since=self.clock() - 7 * 24 * 3600)
+        counts = await self.store.event_counts(since=self.clock() - 7 * 24 * 3600)
         started = counts.get("dialogue.started", 0) + counts.get("dialogue.faq", 0)
         resolved = counts.get("dialogue.resolved", 0)
         rate = f"{resolved / started:.0%}" if started else "n/a"
