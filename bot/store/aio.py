@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
@@ -20,6 +21,8 @@ from bot.core.session import Session
 from bot.errors import StoreError, StoreUnavailable
 from bot.store import SessionStore
 from bot.store.records import ChatRecord, Incoming
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -174,9 +177,11 @@ class ThreadedStore:
         return await self._call(self.sync.event_counts, since)
 
     async def close(self) -> None:
-        """Close the store in its thread and stop the thread."""
+        """Close the store in its thread and stop the thread (best effort if it hangs)."""
         try:
             await self._call(self.sync.close)
+        except StoreUnavailable as err:
+            logger.warning("session store not closed cleanly: %s", err)
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
 

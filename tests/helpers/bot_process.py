@@ -285,6 +285,7 @@ async def running_bot(
     workers: int = WORKERS,
     chat_queue_limit: int = CHAT_QUEUE_LIMIT,
     read_timeout: float | None = None,
+    store_timeout: float = 3.0,
 ) -> AsyncIterator[RunningBot]:
     """Start the real application and runtime against ``fake`` in this event loop (polling).
 
@@ -299,14 +300,25 @@ async def running_bot(
         rate_limit=rate_limit,
     )
     sync_store = store if store is not None else MemoryStore()
-    channel_store = async_store if async_store is not None else ThreadedStore(sync_store)
+    channel_store = (
+        async_store
+        if async_store is not None
+        else ThreadedStore(sync_store, timeout=store_timeout)
+    )
     with _ssl_context_reused():
         application, channel = build_application(
             settings, engine, channel_store, read_timeout=read_timeout
         )
     runtime = Runtime(
-        application, channel, channel_store, workers=workers, chat_queue_limit=chat_queue_limit
+        application,
+        channel,
+        channel_store,
+        workers=workers,
+        chat_queue_limit=chat_queue_limit,
+        store_retry_seconds=0.2,  # retry a store outage quickly: tests wait for the recovery
     )
+    channel.outbox_retry_seconds = 0.05
+    channel.policy.backoff = 0.02
     bot = RunningBot(
         fake=fake, channel=channel, store=sync_store, application=application, runtime=runtime
     )

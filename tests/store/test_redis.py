@@ -14,8 +14,9 @@ from bot.store import open_store
 from bot.store.memory import MemoryStore
 from bot.store.redis import SESSION_PREFIX, RedisStore, redact
 from bot.store.sqlite import SqliteStore
+from tests.helpers.redis_server import free_port, running_redis
 
-from .conftest import assert_exactly_one_writer_wins, free_port, running_redis
+from .conftest import assert_exactly_one_writer_wins
 
 redis = pytest.importorskip(
     "redis", reason="redis package not installed (pip install -e '.[test]')"

@@ -53,6 +53,7 @@ MAX_BACKOFF_SECONDS = 4.0
 OUTBOX_ATTEMPTS = 5  # flushes of one outbox entry before it is given up
 OUTBOX_RETRY_SECONDS = 2.0
 MAX_RETRY_AFTER_SECONDS = 60.0
+MAX_FLOODS = 10  # 429 waits for one call before it is left in the outbox for later
 
 # The lease fencing token of the conversation the current task works on (None: no lease).
 LEASE: ContextVar[int | None] = ContextVar("LEASE", default=None)
@@ -94,8 +95,9 @@ def _seconds(value: Any) -> float:
 class SendPolicy:
     """The one place that retries Bot API calls (see the module docstring)."""
 
-    def __init__(self, *, attempts: int = SEND_ATTEMPTS) -> None:
+    def __init__(self, *, attempts: int = SEND_ATTEMPTS, backoff: float = BACKOFF_SECONDS) -> None:
         self.attempts = attempts
+        self.backoff = backoff
         self._resume_at = 0.0  # monotonic time before which nothing is sent (after a 429)
 
     async def _wait_for_flood_control(self) -> None:
@@ -109,27 +111,32 @@ class SendPolicy:
         self, make: Callable[[], Awaitable[T]], *, what: str, repeatable: bool = True
     ) -> T:
         """Make one call; raise SendFailed, MaybeDelivered, BadRequest or Forbidden."""
-        delay = BACKOFF_SECONDS
-        for attempt in range(1, self.attempts + 1):
+        delay = self.backoff
+        failures = 0
+        floods = 0
+        while True:
             await self._wait_for_flood_control()
             try:
                 return await make()
             except RetryAfter as err:
+                # Flow control, not a failure: wait as told (bounded), then try again.
+                floods += 1
+                if floods > MAX_FLOODS:
+                    raise SendFailed(f"{what}: still rate limited after {floods} waits") from err
                 wait = min(_seconds(err.retry_after), MAX_RETRY_AFTER_SECONDS)
                 logger.warning("%s: rate limited, every send waits %.1fs", what, wait)
                 self._resume_at = max(self._resume_at, time.monotonic() + wait)
-                continue
             except (BadRequest, Forbidden):
                 raise
             except NetworkError as err:
                 if not repeatable and not _surely_not_sent(err):
                     raise MaybeDelivered(f"{what}: {err}") from err
-                if attempt == self.attempts:
+                failures += 1
+                if failures >= self.attempts:
                     raise SendFailed(f"{what}: {err}") from err
-                logger.warning("%s: %s; retry %d in %.2fs", what, err, attempt, delay)
+                logger.warning("%s: %s; retry %d in %.2fs", what, err, failures, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
-        raise SendFailed(f"{what}: still rate limited after {self.attempts} attempts")
 
 
 class DeliveryMixin:
@@ -140,6 +147,7 @@ class DeliveryMixin:
     policy: SendPolicy
     store: AsyncStore
     retry_later: Callable[[str, float], None]
+    outbox_retry_seconds: float
 
     # -- the outbox --------------------------------------------------------------------------
 
@@ -161,7 +169,7 @@ class DeliveryMixin:
                     )
                     kept = replace(record, outbox=(failed, *record.outbox[1:]))
                     if await self._save_bookkeeping(kept):
-                        delay = OUTBOX_RETRY_SECONDS * 2 ** (failed.attempts - 1)
+                        delay = self.outbox_retry_seconds * 2 ** (failed.attempts - 1)
                         self.retry_later(record.key, delay)
                     return kept
                 self._count("lost")

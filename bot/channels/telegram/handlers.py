@@ -32,6 +32,7 @@ from telegram.ext import ContextTypes
 from bot.channels.render import render_parts
 from bot.channels.telegram.delivery import (
     LEASE,
+    OUTBOX_RETRY_SECONDS,
     Delivery,
     DeliveryMixin,
     SendPolicy,
@@ -119,6 +120,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         self.bot_username: str = ""
         # Set by the runtime: run a conversation's pending work again after a delay.
         self.retry_later: Callable[[str, float], None] = lambda key, delay: None
+        self.outbox_retry_seconds = OUTBOX_RETRY_SECONDS
         # Updates whose handling met a store outage: they stay recorded and are retried.
         self.failed: set[int] = set()
         self._noticed: OrderedDict[int, float] = OrderedDict()

@@ -66,6 +66,7 @@ class Runtime:
         workers: int = WORKERS,
         chat_queue_limit: int = CHAT_QUEUE_LIMIT,
         on_done: Callable[[int], None] | None = None,
+        store_retry_seconds: float = STORE_RETRY_SECONDS,
     ) -> None:
         self.application = application
         self.channel = channel
@@ -74,6 +75,7 @@ class Runtime:
         self.scheduler = ChatScheduler(self._work, workers=workers)
         channel.retry_later = self.scheduler.submit_later
         self.on_done = on_done
+        self.store_retry_seconds = store_retry_seconds
         self.backlog: Counter[str] = Counter()
         self.slowed: set[str] = set()
         self.dropped = 0
@@ -104,7 +106,7 @@ class Runtime:
         except StoreUnavailable as err:
             logger.warning("cannot list pending work yet (%s); trying again soon", err)
             asyncio.get_running_loop().call_later(
-                STORE_RETRY_SECONDS, lambda: asyncio.ensure_future(self.resume())
+                self.store_retry_seconds, lambda: asyncio.ensure_future(self.resume())
             )
             return
         if keys:
@@ -131,6 +133,7 @@ class Runtime:
         direct: list[Update] = []
         overflow: list[tuple[str, Update]] = []
         aside: list[tuple[int, Any, str]] = []
+        batch: Counter[str] = Counter()
         for raw in raws:
             update_id = raw.get("update_id") if isinstance(raw, dict) else None
             if type(update_id) is not int:
@@ -144,11 +147,14 @@ class Runtime:
                 continue
             if key is None:
                 direct.append(update)
-            elif self.backlog[key] >= self.chat_queue_limit:
+            elif self.backlog[key] + batch[key] >= self.chat_queue_limit:
                 overflow.append((key, update))
             else:
+                batch[key] += 1
                 raw_text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
                 incoming.append((Incoming(update_id=update_id, key=key, raw=raw_text), update))
+        for update in direct:  # no store needed: a store outage does not hold them up
+            self._handle_direct(update)
         for update_id, raw, reason in aside:
             await self.store.set_aside(update_id, json.dumps(raw, default=str), reason)
             logger.warning(
@@ -168,8 +174,6 @@ class Runtime:
             self.scheduler.submit(entry.key)
         for key, update in overflow:
             await self._slow_down(key, update)
-        for update in direct:
-            self._handle_direct(update)
 
     async def _slow_down(self, key: str, update: Update) -> None:
         self.dropped += 1
@@ -208,7 +212,7 @@ class Runtime:
             token = await self.store.acquire(key)
         except StoreUnavailable as err:
             logger.warning("conversation %s waits for the store: %s", key, err)
-            self.scheduler.submit_later(key, STORE_RETRY_SECONDS)
+            self.scheduler.submit_later(key, self.store_retry_seconds)
             return False
         if token is None:
             # Another replica is working on this conversation; look again shortly.
@@ -224,12 +228,12 @@ class Runtime:
                 if self.stopping.is_set():
                     return False
                 if not await self._handle(item):
-                    self.scheduler.submit_later(key, STORE_RETRY_SECONDS)
+                    self.scheduler.submit_later(key, self.store_retry_seconds)
                     return False
             return len(items) > BATCH
         except StoreUnavailable as err:
             logger.warning("conversation %s waits for the store: %s", key, err)
-            self.scheduler.submit_later(key, STORE_RETRY_SECONDS)
+            self.scheduler.submit_later(key, self.store_retry_seconds)
             return False
         finally:
             LEASE.reset(reset)
@@ -276,7 +280,7 @@ class Runtime:
             except StoreUnavailable as err:
                 # Not confirmed: the same updates come back with the next getUpdates.
                 logger.warning("cannot record updates (%s); fetching them again soon", err)
-                await self._pause(STORE_RETRY_SECONDS)
+                await self._pause(self.store_retry_seconds)
                 continue
             ids = [r["update_id"] for r in raws if type(r.get("update_id")) is int]
             if ids:
