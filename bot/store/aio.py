@@ -18,15 +18,32 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from bot.core.session import Session
+from bot.core.tickets import Ticket
 from bot.errors import StoreError, StoreUnavailable
 from bot.store import SessionStore
-from bot.store.records import ChatRecord, Incoming
+from bot.store.outbox import ChatRecord, Incoming
+from bot.store.records import EventRecord
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 STORE_TIMEOUT = 3.0
+RECORD_METHODS = frozenset(
+    {
+        "log_event",
+        "events",
+        "event_counts",
+        "purge",
+        "forget",
+        "new_ticket_number",
+        "put_ticket",
+        "get_ticket",
+        "open_ticket_of",
+        "ticket_of_thread",
+        "ticket_of_message",
+    }
+)
 
 
 class AsyncStore(Protocol):
@@ -86,6 +103,10 @@ class AsyncStore(Protocol):
 
     async def event_counts(self, since: float = 0) -> dict[str, int]:
         """Counts of event kinds since ``since``."""
+        ...
+
+    async def records(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Any other ``RecordStore`` method (tickets, events...) by name, bounded the same way."""
         ...
 
     async def close(self) -> None:
@@ -175,6 +196,20 @@ class ThreadedStore:
     async def event_counts(self, since: float = 0) -> dict[str, int]:
         """See AsyncStore."""
         return await self._call(self.sync.event_counts, since)
+
+    async def records(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """See AsyncStore: e.g. ``await store.records("open_ticket_of", chat_id)``."""
+        if method not in RECORD_METHODS:
+            raise AttributeError(f"{method!r} is not a RecordStore method")
+        return await self._call(getattr(self.sync, method), *args, **kwargs)
+
+    async def events(self, since: float = 0) -> list[EventRecord]:
+        """The event log from ``since`` on."""
+        return await self._call(self.sync.events, since)
+
+    async def open_ticket_of(self, chat_id: str) -> Ticket | None:
+        """The chat's open ticket, or None."""
+        return await self._call(self.sync.open_ticket_of, chat_id)
 
     async def close(self) -> None:
         """Close the store in its thread and stop the thread (best effort if it hangs)."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter, deque
 from typing import NamedTuple
 
 from bot.core.session import Session, session_from_json, session_to_json
 from bot.errors import StoreError
-from bot.store.records import (
+from bot.store.memory_records import MemoryRecords
+from bot.store.outbox import (
     ChatRecord,
     Incoming,
     outbox_from_json,
@@ -16,80 +16,76 @@ from bot.store.records import (
     seen_from_json,
     seen_to_json,
 )
+from bot.store.records import EventRecord
 
-EVENT_LIMIT = 10_000
-
-
-class EventRecord(NamedTuple):
-    """One entry of the event log kept for ``/stats``."""
-
-    kind: str
-    chat_id: str
-    topic: str | None
-    detail: str
-    at: float
+__all__ = ["EventRecord", "MemoryStore"]
 
 
-class _Row(NamedTuple):
-    version: int
-    data: str
+class _Delivery(NamedTuple):
+    """What a conversation's row holds besides the session (see ``bot.store.outbox``)."""
+
     revision: int = 0
     seen: str = "[]"
     outbox: str = "[]"
 
 
-class MemoryStore:
+class MemoryStore(MemoryRecords):
     """Sessions in a dict, kept as JSON so this store exercises serialisation like the others."""
 
-    def __init__(self, *, event_limit: int = EVENT_LIMIT) -> None:
-        self._sessions: dict[str, _Row] = {}
-        self._events: deque[EventRecord] = deque(maxlen=event_limit)
+    def __init__(self) -> None:
+        self._sessions: dict[str, tuple[int, str]] = {}
+        self._delivery: dict[str, _Delivery] = {}
         self._inbox: dict[int, Incoming] = {}
         self.quarantined: list[tuple[str, str, str]] = []  # (key, raw, reason), for inspection
         self.set_aside_updates: dict[int, tuple[str, str]] = {}  # update id: (raw, reason)
         self._lock = threading.Lock()
+        self._init_records()
 
     def get(self, chat_id: str) -> Session | None:
         """Return the stored session for this chat, or None."""
         with self._lock:
             stored = self._sessions.get(chat_id)
-        return None if stored is None else session_from_json(stored.data)
+        return None if stored is None else session_from_json(stored[1])
 
     def put(self, session: Session, *, expected_version: int | None) -> bool:
         """Store ``session`` if the stored version equals ``expected_version`` (None: absent)."""
         raw = session_to_json(session)
         with self._lock:
             stored = self._sessions.get(session.chat_id)
-            current = None if stored is None else stored.version
+            current = None if stored is None else stored[0]
             if current != expected_version:
                 return False
-            if stored is None:
-                self._sessions[session.chat_id] = _Row(session.version, raw)
-            else:
-                row = stored._replace(version=session.version, data=raw)
-                self._sessions[session.chat_id] = row._replace(revision=stored.revision + 1)
+            self._sessions[session.chat_id] = (session.version, raw)
+            delivery = self._delivery_of(session.chat_id)
+            self._delivery[session.chat_id] = delivery._replace(revision=delivery.revision + 1)
             return True
+
+    def _delivery_of(self, key: str) -> _Delivery:
+        """The delivery part of a row that exists (a fresh one if it was never written)."""
+        return self._delivery.get(key) or _Delivery()
 
     # -- delivery: records with dedupe ids and outbox, the inbox, quarantine ---------------
 
     def load(self, key: str) -> ChatRecord:
         """The conversation's record; an unreadable row is quarantined and reads as absent."""
         with self._lock:
-            row = self._sessions.get(key)
-        if row is None:
+            stored = self._sessions.get(key)
+            delivery = self._delivery_of(key)
+        if stored is None:
             return ChatRecord(key=key)
         try:
             return ChatRecord(
                 key=key,
-                session=session_from_json(row.data),
-                seen=seen_from_json(row.seen),
-                outbox=outbox_from_json(row.outbox),
-                revision=row.revision,
+                session=session_from_json(stored[1]),
+                seen=seen_from_json(delivery.seen),
+                outbox=outbox_from_json(delivery.outbox),
+                revision=delivery.revision,
             )
         except StoreError as err:
             with self._lock:
-                self.quarantined.append((key, row.data, str(err)))
+                self.quarantined.append((key, stored[1], str(err)))
                 self._sessions.pop(key, None)
+                self._delivery.pop(key, None)
             return ChatRecord(key=key, quarantined=True, reason=str(err))
 
     def save(self, record: ChatRecord, *, done: int | None = None) -> bool:
@@ -97,13 +93,13 @@ class MemoryStore:
         session = record.session
         assert session is not None, "a record is saved with a session"
         with self._lock:
-            stored = self._sessions.get(record.key)
-            if (None if stored is None else stored.revision) != record.revision:
+            exists = record.key in self._sessions
+            current = self._delivery_of(record.key).revision if exists else None
+            if current != record.revision:
                 return False
-            self._sessions[record.key] = _Row(
-                version=session.version,
-                data=session_to_json(session),
-                revision=1 if stored is None else stored.revision + 1,
+            self._sessions[record.key] = (session.version, session_to_json(session))
+            self._delivery[record.key] = _Delivery(
+                revision=1 if current is None else current + 1,
                 seen=seen_to_json(record.seen),
                 outbox=outbox_to_json(record.outbox),
             )
@@ -114,7 +110,7 @@ class MemoryStore:
     def write_raw(self, key: str, data: str) -> None:
         """Store raw session text as is (tests: corrupt rows, rows from a newer version)."""
         with self._lock:
-            self._sessions[key] = _Row(version=0, data=data)
+            self._sessions[key] = (0, data)
 
     def record_updates(self, updates: list[Incoming]) -> None:
         """Keep updates before they are confirmed; an update kept twice is kept once."""
@@ -138,7 +134,11 @@ class MemoryStore:
         """Conversations with recorded updates or owed Bot API calls."""
         with self._lock:
             keys = [u.key for u in sorted(self._inbox.values(), key=lambda u: u.update_id)]
-            keys += [k for k, row in self._sessions.items() if row.outbox != "[]"]
+            keys += [
+                k
+                for k, d in self._delivery.items()
+                if d.outbox != "[]" and k in self._sessions
+            ]
         return list(dict.fromkeys(keys))
 
     def set_aside(self, update_id: int, raw: str, reason: str) -> None:
@@ -150,18 +150,7 @@ class MemoryStore:
         """Forget this chat's session."""
         with self._lock:
             self._sessions.pop(chat_id, None)
-
-    def log_event(
-        self, kind: str, chat_id: str, topic: str | None, detail: str, at: float
-    ) -> None:
-        """Append one record to the bounded event log."""
-        with self._lock:
-            self._events.append(EventRecord(kind, chat_id, topic, detail, at))
-
-    def event_counts(self, since: float = 0) -> dict[str, int]:
-        """Count logged events by kind, from ``since`` (a Unix time) on."""
-        with self._lock:
-            return dict(Counter(event.kind for event in self._events if event.at >= since))
+            self._delivery.pop(chat_id, None)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import Counter
 from collections.abc import Awaitable
 from typing import Any, Self, TypeVar
 
-from bot.core.session import Session, session_from_json, session_to_json
+from bot.core.session import session_from_json, session_to_json
 from bot.errors import StoreError, StoreUnavailable
-from bot.store.records import (
+from bot.store.aio import ThreadedStore
+from bot.store.outbox import (
     ChatRecord,
     Incoming,
     outbox_from_json,
@@ -31,7 +31,7 @@ from bot.store.records import (
     seen_from_json,
     seen_to_json,
 )
-from bot.store.redis import _CAS_SCRIPT, EVENT_LIMIT, EVENTS_KEY, SESSION_PREFIX, redact
+from bot.store.redis import SESSION_PREFIX, RedisStore, redact
 
 T = TypeVar("T")
 
@@ -84,12 +84,18 @@ return 0
 """
 
 
-class AsyncRedisStore:
-    """The AsyncStore on Redis; several replicas share it."""
+class AsyncRedisStore(ThreadedStore):
+    """The AsyncStore on Redis; several replicas share it.
 
-    def __init__(self, client: Any, url: str, *, call_timeout: float) -> None:
+    The per-update path (records, inbox, leases) uses ``redis.asyncio``; the rest (event log,
+    tickets, plain get/put) is the synchronous ``RedisStore`` in a worker thread, so both
+    share one key layout and one implementation.
+    """
+
+    def __init__(self, client: Any, sync: RedisStore, url: str, *, call_timeout: float) -> None:
         import redis.asyncio as aredis
 
+        super().__init__(sync, timeout=call_timeout)
         self._client = client
         self._shown_url = redact(url)
         self.timeout = call_timeout
@@ -97,28 +103,22 @@ class AsyncRedisStore:
         self._save = client.register_script(_SAVE_SCRIPT)
         self._forget = client.register_script(_FORGET_SCRIPT)
         self._release = client.register_script(_RELEASE_SCRIPT)
-        self._cas = client.register_script(_CAS_SCRIPT)
 
     @classmethod
     async def open(cls, url: str, *, call_timeout: float) -> Self:
         """Connect and check the server answers; raise StoreError naming the URL if not."""
         import redis.asyncio as aredis
 
+        sync = await asyncio.to_thread(RedisStore, url)  # pings; raises StoreError if down
         client = aredis.Redis.from_url(
             url,
             socket_timeout=call_timeout,
             socket_connect_timeout=call_timeout,
             decode_responses=True,
         )
-        store = cls(client, url, call_timeout=call_timeout)
-        try:
-            await store._call(client.ping(), "connect")
-        except StoreError as err:
-            await client.aclose()
-            raise StoreError(f"cannot open session store {store._shown_url}: {err}") from err
-        return store
+        return cls(client, sync, url, call_timeout=call_timeout)
 
-    async def _call(self, awaitable: Awaitable[T], doing: str) -> T:
+    async def _ask(self, awaitable: Awaitable[T], doing: str) -> T:
         try:
             return await asyncio.wait_for(awaitable, self.timeout)
         except TimeoutError as err:
@@ -134,7 +134,7 @@ class AsyncRedisStore:
     async def load(self, key: str) -> ChatRecord:
         """See AsyncStore."""
         fields = ("data", "revision", "seen", "outbox")
-        values: Any = await self._call(
+        values: Any = await self._ask(
             self._client.hmget(SESSION_PREFIX + key, fields), "read a session"
         )
         data, revision, seen, outbox = values
@@ -153,7 +153,7 @@ class AsyncRedisStore:
             pipeline = self._client.pipeline(transaction=True)
             pipeline.rpush(QUARANTINE_KEY, entry)
             pipeline.delete(SESSION_PREFIX + key)
-            await self._call(pipeline.execute(), "quarantine a session")
+            await self._ask(pipeline.execute(), "quarantine a session")
             return ChatRecord(key=key, quarantined=True, reason=str(err))
 
     async def save(
@@ -180,7 +180,7 @@ class AsyncRedisStore:
             record.key,
             str(LEASE_MS),
         ]
-        result = await self._call(self._save(keys=keys, args=arguments), "write a session")
+        result = await self._ask(self._save(keys=keys, args=arguments), "write a session")
         return result == 1
 
     async def record_updates(self, updates: list[Incoming]) -> None:
@@ -191,11 +191,11 @@ class AsyncRedisStore:
         for update in updates:
             pipeline.hsetnx(INBOX_PREFIX + update.key, str(update.update_id), update.raw)
             pipeline.sadd(PENDING_KEY, update.key)
-        await self._call(pipeline.execute(), "record updates")
+        await self._ask(pipeline.execute(), "record updates")
 
     async def inbox(self, key: str) -> list[Incoming]:
         """See AsyncStore."""
-        entries: Any = await self._call(self._client.hgetall(INBOX_PREFIX + key), "read inbox")
+        entries: Any = await self._ask(self._client.hgetall(INBOX_PREFIX + key), "read inbox")
         return [
             Incoming(update_id=int(i), key=key, raw=raw)
             for i, raw in sorted(entries.items(), key=lambda item: int(item[0]))
@@ -204,24 +204,24 @@ class AsyncRedisStore:
     async def forget_update(self, key: str, update_id: int) -> None:
         """See AsyncStore."""
         keys = [INBOX_PREFIX + key, PENDING_KEY, SESSION_PREFIX + key]
-        await self._call(self._forget(keys=keys, args=[str(update_id), key]), "update inbox")
+        await self._ask(self._forget(keys=keys, args=[str(update_id), key]), "update inbox")
 
     async def pending_keys(self) -> list[str]:
         """See AsyncStore."""
-        keys: Any = await self._call(self._client.smembers(PENDING_KEY), "list pending work")
+        keys: Any = await self._ask(self._client.smembers(PENDING_KEY), "list pending work")
         return sorted(keys)
 
     async def set_aside(self, update_id: int, raw: str, reason: str) -> None:
         """See AsyncStore."""
         entry = json.dumps({"raw": raw, "reason": reason, "at": time.time()})
-        await self._call(
+        await self._ask(
             self._client.hsetnx(SET_ASIDE_KEY, str(update_id), entry), "set an update aside"
         )
 
     async def acquire(self, key: str) -> int | None:
         """A lease on ``key`` for LEASE_MS (renewed by each save), or None if it is taken."""
-        token: Any = await self._call(self._client.incr(FENCE_KEY), "take a lease")
-        taken = await self._call(
+        token: Any = await self._ask(self._client.incr(FENCE_KEY), "take a lease")
+        taken = await self._ask(
             self._client.set(LEASE_PREFIX + key, str(token), nx=True, px=LEASE_MS),
             "take a lease",
         )
@@ -229,58 +229,11 @@ class AsyncRedisStore:
 
     async def release(self, key: str, token: int) -> None:
         """See AsyncStore."""
-        await self._call(
+        await self._ask(
             self._release(keys=[LEASE_PREFIX + key], args=[str(token)]), "release a lease"
         )
 
-    async def get(self, key: str) -> Session | None:
-        """See AsyncStore."""
-        raw: Any = await self._call(
-            self._client.hget(SESSION_PREFIX + key, "data"), "read a session"
-        )
-        return None if raw is None else session_from_json(raw)
-
-    async def put(self, session: Session, *, expected_version: int | None) -> bool:
-        """See AsyncStore."""
-        arguments = [
-            "" if expected_version is None else str(expected_version),
-            str(session.version),
-            session_to_json(session),
-            repr(session.updated_at),
-        ]
-        result = await self._call(
-            self._cas(keys=[SESSION_PREFIX + session.chat_id], args=arguments),
-            "write a session",
-        )
-        return result == 1
-
-    async def log_event(
-        self, kind: str, chat_id: str, topic: str | None, detail: str, at: float
-    ) -> None:
-        """See AsyncStore."""
-        record = json.dumps(
-            {"kind": kind, "chat_id": chat_id, "topic": topic, "detail": detail, "at": at},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        pipeline = self._client.pipeline(transaction=True)
-        pipeline.lpush(EVENTS_KEY, record)
-        pipeline.ltrim(EVENTS_KEY, 0, EVENT_LIMIT - 1)
-        await self._call(pipeline.execute(), "log an event")
-
-    async def event_counts(self, since: float = 0) -> dict[str, int]:
-        """See AsyncStore."""
-        records: Any = await self._call(self._client.lrange(EVENTS_KEY, 0, -1), "count events")
-        counts: Counter[str] = Counter()
-        for line in records:
-            try:
-                record = json.loads(line)
-                if float(record["at"]) >= since:
-                    counts[str(record["kind"])] += 1
-            except (ValueError, KeyError, TypeError):
-                continue
-        return dict(counts)
-
     async def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool and the synchronous store's."""
         await self._client.aclose()
+        await super().close()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.core.session import Session, session_from_json, session_to_json
 from bot.errors import StoreError
-from bot.store.records import (
+from bot.store.outbox import (
     ChatRecord,
     Incoming,
     outbox_from_json,
@@ -20,10 +20,9 @@ from bot.store.records import (
     seen_from_json,
     seen_to_json,
 )
+from bot.store.sqlite_records import RECORDS_SCHEMA, SqliteRecords
 
 logger = logging.getLogger(__name__)
-
-EVENT_LIMIT = 10_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -32,15 +31,6 @@ CREATE TABLE IF NOT EXISTS sessions (
     data TEXT NOT NULL,
     updated_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    chat_id TEXT NOT NULL,
-    topic TEXT,
-    detail TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_at ON events (at);
 CREATE TABLE IF NOT EXISTS inbox (
     update_id INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
@@ -71,14 +61,11 @@ _ADDED_COLUMNS = (
 )
 
 
-class SqliteStore:
+class SqliteStore(SqliteRecords):
     """Sessions in one SQLite file; safe to share across threads (one connection, one lock)."""
 
-    def __init__(
-        self, path: str | Path, *, event_limit: int = EVENT_LIMIT, busy_timeout: float = 2.0
-    ) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 2.0) -> None:
         self.path = Path(path)
-        self._event_limit = event_limit
         self._lock = threading.Lock()
         connection: sqlite3.Connection | None = None
         try:
@@ -89,7 +76,7 @@ class SqliteStore:
             )
             (mode,) = connection.execute("PRAGMA journal_mode=WAL").fetchone()
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA)
+            connection.executescript(_SCHEMA + RECORDS_SCHEMA)
             columns = {row[1] for row in connection.execute("PRAGMA table_info(sessions)")}
             for name, declaration in _ADDED_COLUMNS:
                 if name not in columns:
@@ -264,27 +251,6 @@ class SqliteStore:
         """Forget this chat's session."""
         with self._locked("delete a session") as db:
             db.execute("DELETE FROM sessions WHERE chat_id = ?", (chat_id,))
-
-    def log_event(
-        self, kind: str, chat_id: str, topic: str | None, detail: str, at: float
-    ) -> None:
-        """Append one record to the event log, keeping only the newest ``event_limit``."""
-        with self._locked("log an event") as db:
-            cursor = db.execute(
-                "INSERT INTO events (kind, chat_id, topic, detail, at) VALUES (?, ?, ?, ?, ?)",
-                (kind, chat_id, topic, detail, at),
-            )
-            # Ids only grow, so this range delete on the key drops the oldest (usually one).
-            newest = cursor.lastrowid or 0
-            db.execute("DELETE FROM events WHERE id <= ?", (newest - self._event_limit,))
-
-    def event_counts(self, since: float = 0) -> dict[str, int]:
-        """Count logged events by kind, from ``since`` (a Unix time) on."""
-        with self._locked("count events") as db:
-            rows = db.execute(
-                "SELECT kind, COUNT(*) FROM events WHERE at >= ? GROUP BY kind", (since,)
-            ).fetchall()
-        return dict(rows)
 
     def close(self) -> None:
         """Close the database file (later calls raise StoreError)."""

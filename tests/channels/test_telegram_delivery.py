@@ -25,7 +25,7 @@ from bot.channels.telegram.runtime import SLOW_DOWN
 from bot.core.dialogue import Engine
 from bot.core.session import State, session_to_json
 from bot.store.memory import MemoryStore
-from bot.store.records import ChatRecord
+from bot.store.outbox import ChatRecord
 from bot.store.sqlite import SqliteStore
 from tests.helpers.bot_process import running_bot
 from tests.helpers.fake_bot_api import BOT_USERNAME, FakeBotApi

@@ -11,7 +11,7 @@ from bot.core.dialogue import Engine
 from bot.core.events import UserText
 from bot.core.session import State
 from bot.store.memory import MemoryStore
-from bot.store.records import ChatRecord
+from bot.store.outbox import ChatRecord
 from bot.store.sqlite import SqliteStore
 from tests.helpers.bot_process import running_bot
 from tests.helpers.fake_bot_api import FakeBotApi

@@ -41,7 +41,7 @@ from bot.core.replies import Reply
 from bot.errors import StoreError
 from bot.metrics import Metrics
 from bot.store.aio import AsyncStore
-from bot.store.records import ChatRecord, Outgoing, OutKind
+from bot.store.outbox import ChatRecord, Outgoing, OutKind
 
 logger = logging.getLogger(__name__)
 

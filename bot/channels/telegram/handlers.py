@@ -53,7 +53,7 @@ from bot.core.session import Session, State
 from bot.errors import StoreError, StoreUnavailable
 from bot.metrics import Metrics
 from bot.store.aio import AsyncStore
-from bot.store.records import ChatRecord, Outgoing, OutKind
+from bot.store.outbox import ChatRecord, Outgoing, OutKind
 
 logger = logging.getLogger(__name__)
 

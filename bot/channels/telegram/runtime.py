@@ -37,7 +37,7 @@ from bot.channels.telegram.scheduler import WORKERS, ChatScheduler
 from bot.channels.telegram.webhook import WebhookServer
 from bot.errors import StoreError, StoreUnavailable
 from bot.store.aio import AsyncStore
-from bot.store.records import Incoming
+from bot.store.outbox import Incoming
 
 logger = logging.getLogger(__name__)
 

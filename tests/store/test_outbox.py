@@ -19,7 +19,7 @@ import pytest_asyncio
 from bot.core.session import Session, State, session_to_json
 from bot.store.aio import AsyncStore, ThreadedStore
 from bot.store.memory import MemoryStore
-from bot.store.records import ChatRecord, Incoming, Outgoing, OutKind
+from bot.store.outbox import ChatRecord, Incoming, Outgoing, OutKind
 from bot.store.redis_async import LEASE_PREFIX, SESSION_PREFIX, AsyncRedisStore
 from bot.store.sqlite import SqliteStore
 
