@@ -135,9 +135,7 @@ class MemoryStore(MemoryRecords):
         with self._lock:
             keys = [u.key for u in sorted(self._inbox.values(), key=lambda u: u.update_id)]
             keys += [
-                k
-                for k, d in self._delivery.items()
-                if d.outbox != "[]" and k in self._sessions
+                k for k, d in self._delivery.items() if d.outbox != "[]" and k in self._sessions
             ]
         return list(dict.fromkeys(keys))
 

@@ -299,7 +299,9 @@ async def running_bot(
         admins=frozenset(admins),
         rate_limit=rate_limit,
     )
-    sync_store = store if store is not None else MemoryStore()
+    sync_store = store if store is not None else getattr(async_store, "sync", None)
+    if sync_store is None:
+        sync_store = MemoryStore()
     channel_store = (
         async_store
         if async_store is not None

@@ -221,6 +221,8 @@ class Runtime:
         reset = LEASE.set(token)
         try:
             items = await self.store.inbox(key)
+            # The store knows how many are waiting (another replica may have recorded some).
+            self._set_backlog(key, len(items))
             if not items:
                 await self.channel.flush_owed(self.bot, key)
                 return False
@@ -240,6 +242,13 @@ class Runtime:
             with contextlib.suppress(StoreError):
                 await self.store.release(key, token)
 
+    def _set_backlog(self, key: str, waiting: int) -> None:
+        if waiting > 0:
+            self.backlog[key] = waiting
+        else:
+            self.backlog.pop(key, None)
+            self.slowed.discard(key)
+
     async def _handle(self, item: Incoming) -> bool:
         """Run one recorded update through the handlers; False if it must be tried again."""
         update = Update.de_json(json.loads(item.raw), self.bot)
@@ -250,11 +259,7 @@ class Runtime:
             return False
         # Conversation updates left the inbox with their save; the others leave here.
         await self.store.forget_update(item.key, item.update_id)
-        if self.backlog[item.key] > 0:
-            self.backlog[item.key] -= 1
-        if self.backlog[item.key] <= 0:
-            del self.backlog[item.key]
-            self.slowed.discard(item.key)
+        self._set_backlog(item.key, self.backlog[item.key] - 1)
         if self.on_done is not None:
             self.on_done(item.update_id)
         return True
