@@ -21,8 +21,8 @@ from bot.core.session import Session
 from bot.core.tickets import Ticket
 from bot.errors import StoreError, StoreUnavailable
 from bot.store import SessionStore
+from bot.store.helpdesk import EventRecord
 from bot.store.outbox import ChatRecord, Incoming
-from bot.store.records import EventRecord
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ RECORD_METHODS = frozenset(
 
 class AsyncStore(Protocol):
     """What the Telegram channel needs from a store; every method may raise StoreUnavailable."""
+
+    # The synchronous store behind it, for services that run their own worker threads on it
+    # (the helpdesk: tickets and the event log).
+    sync: Any
 
     async def load(self, key: str) -> ChatRecord:
         """The conversation's record (an unreadable row is quarantined and reads as absent)."""

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from bot.core.session import Session, session_from_json, session_to_json
 from bot.errors import StoreError
+from bot.store.helpdesk import EventRecord
 from bot.store.memory_records import MemoryRecords
 from bot.store.outbox import (
     ChatRecord,
@@ -16,7 +17,6 @@ from bot.store.outbox import (
     seen_from_json,
     seen_to_json,
 )
-from bot.store.records import EventRecord
 
 __all__ = ["EventRecord", "MemoryStore"]
 

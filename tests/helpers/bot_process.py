@@ -282,6 +282,7 @@ async def running_bot(
     staff_chat: int | None = None,
     admins: Iterable[int] = (),
     rate_limit: bool = False,
+    fallback_contact: str | None = None,
     workers: int = WORKERS,
     chat_queue_limit: int = CHAT_QUEUE_LIMIT,
     read_timeout: float | None = None,
@@ -298,6 +299,7 @@ async def running_bot(
         staff_chat=staff_chat,
         admins=frozenset(admins),
         rate_limit=rate_limit,
+        fallback_contact=fallback_contact,
     )
     sync_store = store if store is not None else getattr(async_store, "sync", None)
     if sync_store is None:

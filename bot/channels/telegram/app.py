@@ -39,8 +39,10 @@ COMMANDS = (
     ("help", "How to talk to me"),
     ("cancel", "Stop and start over"),
     ("human", "Talk to a person"),
+    ("forget", "Delete everything stored about me"),
 )
-ADMIN_COMMANDS = ("stats",)
+ADMIN_COMMANDS = ("stats", "inbox")
+STAFF_COMMANDS = ("close",)
 # A slow Telegram that answers after 6 s has still sent the message: a short read timeout
 # would make the send look failed. Connecting is what fails fast when Telegram is down.
 READ_TIMEOUT_SECONDS = 20.0
@@ -88,7 +90,7 @@ def build_application(
         if not any(isinstance(f, _OneRetryOwner) for f in limiter_log.filters):
             limiter_log.addFilter(_OneRetryOwner())
     application = builder.build()
-    command_names = [name for name, _ in COMMANDS] + list(ADMIN_COMMANDS)
+    command_names = [name for name, _ in COMMANDS] + list(ADMIN_COMMANDS + STAFF_COMMANDS)
     application.add_handler(
         CommandHandler(command_names, channel.on_command, filters=~filters.UpdateType.EDITED)
     )

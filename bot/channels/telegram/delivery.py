@@ -79,6 +79,18 @@ class Delivery:
     uncertain: int = 0  # timed out after being written: probably delivered, not repeated
 
 
+def _crossed_off(record: ChatRecord, item: Outgoing, message_id: int | None) -> ChatRecord:
+    """The record without the call just made, the live keyboard noted if it showed one."""
+    assert record.session is not None
+    session = record.session
+    if item.prompt and message_id is not None:
+        session = replace(session, prompt_ref=str(message_id))
+    outbox = list(record.outbox)
+    if item in outbox:
+        outbox.remove(item)
+    return replace(record, session=session, outbox=tuple(outbox))
+
+
 def _surely_not_sent(err: NetworkError) -> bool:
     """True when the request cannot have been acted on by Telegram."""
     cause = err.__cause__
@@ -155,7 +167,6 @@ class DeliveryMixin:
         """Make the calls the record owes, in order, saving after each; return the record."""
         while record.outbox and record.session is not None:
             item = record.outbox[0]
-            session = record.session
             try:
                 message_id = await self._perform(bot, item)
             except SendFailed as err:
@@ -172,7 +183,7 @@ class DeliveryMixin:
                         delay = self.outbox_retry_seconds * 2 ** (failed.attempts - 1)
                         self.retry_later(record.key, delay)
                     return kept
-                self._count("lost")
+                self._tally("lost")
                 logger.error(
                     "LOST %s to chat %s after %d attempts: %.200r",
                     item.kind.value,
@@ -184,16 +195,28 @@ class DeliveryMixin:
             except MaybeDelivered as err:
                 # Probably delivered (Telegram got the request); repeating it could show
                 # the user the same message twice.
-                self._count("uncertain")
+                self._tally("uncertain")
                 logger.warning("%s: may have been delivered; not repeated", err)
                 message_id = None
-            if item.prompt and message_id is not None:
-                session = replace(session, prompt_ref=str(message_id))
-            done = replace(record, session=session, outbox=record.outbox[1:])
+            done = _crossed_off(record, item, message_id)
             if not await self._save_bookkeeping(done):
-                return done
+                # Changed meanwhile (a staff action, another write): cross it off the newer one.
+                current = await self._reload(record.key)
+                if current is None or current.session is None:
+                    return record
+                done = _crossed_off(current, item, message_id)
+                if not await self._save_bookkeeping(done):
+                    return current
+                record = current
             record = replace(done, revision=(record.revision or 0) + 1)
         return record
+
+    async def _reload(self, key: str) -> ChatRecord | None:
+        try:
+            return await self.store.load(key)
+        except StoreError as err:
+            logger.warning("chat %s: outbox not updated: %s", key, err)
+            return None
 
     async def _save_bookkeeping(self, record: ChatRecord) -> bool:
         """Save a record after a call; False if it changed meanwhile or cannot be saved."""
@@ -236,7 +259,7 @@ class DeliveryMixin:
                     ),
                     what=f"edit in chat {item.chat_id}",
                 )
-                self._count("sent")
+                self._tally("sent")
                 return item.message_id
             message = await self._send_message(
                 bot, item.chat_id, item.text, markup, item.thread_id
@@ -258,7 +281,7 @@ class DeliveryMixin:
             if item.kind is OutKind.CLEAR:
                 logger.debug("clearing buttons in chat %s: %s", item.chat_id, err)
                 return None
-            self._count("lost")
+            self._tally("lost")
             logger.error("LOST reply to chat %s: Telegram refused it: %s", item.chat_id, err)
             return None
         except Forbidden:
@@ -297,7 +320,7 @@ class DeliveryMixin:
                 # The forum topic was closed or deleted: the chat itself still works.
                 return await self._send_message(bot, chat_id, text, markup, None)
             raise
-        self._count("sent")
+        self._tally("sent")
         return message
 
     async def _send_message_plain(
@@ -315,10 +338,10 @@ class DeliveryMixin:
             what=f"plain reply to chat {chat_id}",
             repeatable=False,
         )
-        self._count("sent")
+        self._tally("sent")
         return message
 
-    def _count(self, result: str) -> None:
+    def _tally(self, result: str) -> None:
         setattr(self.delivery, result, getattr(self.delivery, result) + 1)
         if self.metrics is not None:
             self.metrics.replies.labels(result=result).inc()
@@ -358,10 +381,10 @@ class DeliveryMixin:
         except Forbidden:
             logger.info("chat %s does not accept messages from the bot; reply dropped", chat_id)
         except SendFailed as err:
-            self._count("lost")
+            self._tally("lost")
             logger.error("LOST reply to chat %s: %s: %.200r", chat_id, err, text)
         except MaybeDelivered as err:
-            self._count("uncertain")
+            self._tally("uncertain")
             logger.warning("%s: may have been delivered; not repeated", err)
         return None
 

@@ -41,7 +41,7 @@ from bot.channels.telegram.delivery import (
 )
 from bot.channels.telegram.inline import InlineMixin
 from bot.channels.telegram.keyboards import CARD, coalesce, keyboard, split_owner
-from bot.channels.telegram.staff import StaffMixin
+from bot.channels.telegram.staff import ADMIN_COMMANDS, StaffMixin, masked_text
 from bot.config import Settings
 from bot.core.callback import unpack
 from bot.core.dialogue import Engine, Outcome
@@ -49,8 +49,10 @@ from bot.core.events import ButtonPress, Command, Event, UserText
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Matcher
 from bot.core.replies import Reply
-from bot.core.session import Session, State
+from bot.core.session import Session
+from bot.core.tickets import StaffMode
 from bot.errors import StoreError, StoreUnavailable
+from bot.helpdesk import Helpdesk, HelpdeskSettings
 from bot.metrics import Metrics
 from bot.store.aio import AsyncStore
 from bot.store.outbox import ChatRecord, Outgoing, OutKind
@@ -124,6 +126,13 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         # Updates whose handling met a store outage: they stay recorded and are retried.
         self.failed: set[int] = set()
         self._noticed: OrderedDict[int, float] = OrderedDict()
+        # Tickets and the event log run their own worker threads on the synchronous store.
+        self.helpdesk = Helpdesk(
+            store.sync,
+            HelpdeskSettings(retention_days=settings.retention_days, salt=settings.salt),
+            clock=clock,
+        )
+        self._staff_mode_known: StaffMode | None = None
 
     # handlers ------------------------------------------------------------------------------
 
@@ -134,10 +143,14 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             return
         name = message.text.split()[0].lstrip("/").split("@")[0].lower()
         arg = message.text.partition(" ")[2].strip()
-        if name == "stats":
-            await self._stats(update, context)
-            return
-        await self._converse(update, context, Command(name=name, arg=arg))
+        if self._is_staff_chat(update.effective_chat.id):
+            await self._staff_message(message, context)
+        elif name in ADMIN_COMMANDS:
+            await self._admin_command(update, context, name, arg)
+        elif name == "forget" and update.effective_chat.type == ChatType.PRIVATE:
+            await self._forget(update, context)
+        else:
+            await self._converse(update, context, Command(name=name, arg=arg))
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Text or a caption: a description, an answer to a step, or a forwarded question."""
@@ -145,7 +158,8 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         chat = update.effective_chat
         if message is None or chat is None:
             return
-        text = message.text or message.caption or ""
+        # Passwords and card numbers never reach the engine, the store or the staff.
+        text = masked_text(message)
         if self._is_staff_chat(chat.id):
             await self._staff_message(message, context)
             return
@@ -164,8 +178,13 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         chat = update.effective_chat
         if message is None or chat is None:
             return
+        if self._is_staff_chat(chat.id):
+            await self._staff_message(message, context)
+            return
         if chat.type != ChatType.PRIVATE and not self._addressed_to_me(message):
             return
+        if chat.type == ChatType.PRIVATE and await self._user_media(context, message):
+            return  # on its way to the person handling the ticket
         await self._send(
             context,
             chat.id,
@@ -290,13 +309,15 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         else:
             raise StoreError(f"could not save conversation {key} after {CAS_ATTEMPTS} attempts")
         saved = replace(saved, revision=(record.revision or 0) + 1)
+        self._count(outcome)
         if self.metrics is not None:
             self.metrics.updates.labels(kind=type(event).__name__).inc()
-        await self._log(key, outcome)
-        if outcome.escalated:
-            await self._open_ticket(context, chat, outcome)
-        if outcome.session.state is State.HANDOFF and isinstance(event, UserText):
-            await self._relay_to_staff(context, chat.id, event.text)
+        await self._journal(key, before, outcome)
+        # Tickets: open, relay, close. This may apply more to the session (and owe more).
+        final = await self._helpdesk_turn(context, update, event, before, outcome)
+        if final is not outcome:
+            # Replaced (nobody can take the ticket): only the replacement's replies are sent.
+            saved = await self._superseded(key, owed)
         await self._finish(bot, saved, query)
         if self.metrics is not None:
             self.metrics.handle_seconds.observe(time.perf_counter() - started)
@@ -381,28 +402,55 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             await self._flush(bot, record)
 
     async def _apply(self, chat_id: str, event: Event) -> tuple[Outcome, Session]:
-        """Run the engine on another chat's session and save it (staff actions)."""
+        """Apply an event to a private chat's session outside its own updates (staff actions,
+        hand-backs); its replies are owed in the outbox (``flush_owed`` sends them)."""
         for _attempt in range(CAS_ATTEMPTS):
             record = await self.store.load(chat_id)
-            session = record.session or self.engine.new_session(chat_id, now=self.clock())
-            outcome = self.engine.handle(session, event, now=self.clock())
-            if outcome.session == session or await self.store.save(
-                replace(record, session=outcome.session), token=LEASE.get()
-            ):
-                await self._log(chat_id, outcome)
+            now = self.clock()
+            session = record.session or self.engine.new_session(chat_id, now=now)
+            outcome = self.engine.handle(session, event, now=now)
+            if outcome.session == session and not outcome.replies:
+                self._count(outcome)
+                return outcome, session
+            after, owed = self._plan(
+                session,
+                outcome.session,
+                outcome.replies,
+                int(chat_id),
+                None,
+                pressed=None,
+                owner=None,
+            )
+            changed = replace(record, session=after, outbox=(*record.outbox, *owed))
+            if await self.store.save(changed, token=LEASE.get()):
+                self._count(outcome)
                 return outcome, session
             logger.info("chat %s changed under us; retrying", chat_id)
         raise StoreError(f"could not save chat {chat_id} after {CAS_ATTEMPTS} attempts")
 
-    async def _log(self, chat_id: str, outcome: Outcome) -> None:
-        now = self.clock()
-        for record in outcome.log:
-            if self.metrics is not None:
+    async def _superseded(self, key: str, dropped: tuple[Outgoing, ...]) -> ChatRecord:
+        """The record as it is now, without the calls of an outcome that was replaced."""
+        for _attempt in range(CAS_ATTEMPTS):
+            record = await self.store.load(key)
+            if not dropped or record.session is None:
+                return record
+            kept = tuple(o for o in record.outbox if o not in dropped)
+            if await self.store.save(replace(record, outbox=kept), token=LEASE.get()):
+                return replace(record, outbox=kept, revision=(record.revision or 0) + 1)
+        return await self.store.load(key)
+
+    async def _journal(self, key: str, before: Session, outcome: Outcome) -> None:
+        """The event log (masked, pseudonymised); losing a record never fails the update."""
+        try:
+            await self.helpdesk.journal(key, before, outcome)
+        except StoreError as err:
+            logger.warning("event log write failed for %s: %s", key, err)
+
+    def _count(self, outcome: Outcome) -> None:
+        # The event log itself is written by the helpdesk (``_journal``), off the loop.
+        if self.metrics is not None:
+            for record in outcome.log:
                 self.metrics.events.labels(kind=record.kind).inc()
-            try:
-                await self.store.log_event(record.kind, chat_id, record.topic, record.detail, now)
-            except StoreError:
-                logger.warning("event log write failed for %s", record.kind)
 
     # groups -----------------------------------------------------------------------------------
 
