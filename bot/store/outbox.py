@@ -10,12 +10,15 @@ before it is confirmed to Telegram (the inbox).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from bot.core.session import Session
 from bot.errors import StoreError
+
+logger = logging.getLogger(__name__)
 
 SEEN_LIMIT = 200  # update ids kept per conversation for dedupe (Telegram redelivers recent ones)
 
@@ -116,10 +119,23 @@ def seen_from_json(raw: str | bytes | None) -> tuple[int, ...]:
 
 
 def outbox_from_json(raw: str | bytes | None) -> tuple[Outgoing, ...]:
-    """Parse the outbox; raise StoreError on garbage."""
+    """Parse the outbox; raise StoreError if it is not a list.
+
+    An entry this version cannot read (a kind added by a newer version, during a rolling
+    upgrade) is skipped with a warning rather than making the whole conversation unreadable.
+    """
     if not raw:
         return ()
     try:
-        return tuple(Outgoing.from_dict(o) for o in json.loads(raw))
-    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        entries = json.loads(raw)
+    except ValueError as err:
         raise StoreError(f"stored outbox is malformed: {err!r}") from err
+    if not isinstance(entries, list):
+        raise StoreError("stored outbox is not a list")
+    owed = []
+    for entry in entries:
+        try:
+            owed.append(Outgoing.from_dict(entry))
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            logger.warning("an outbox entry this version cannot read was skipped: %r", err)
+    return tuple(owed)

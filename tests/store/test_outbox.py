@@ -17,9 +17,17 @@ import pytest
 import pytest_asyncio
 
 from bot.core.session import Session, State, session_to_json
+from bot.errors import StoreError
 from bot.store.aio import AsyncStore, ThreadedStore
 from bot.store.memory import MemoryStore
-from bot.store.outbox import ChatRecord, Incoming, Outgoing, OutKind
+from bot.store.outbox import (
+    ChatRecord,
+    Incoming,
+    Outgoing,
+    OutKind,
+    outbox_from_json,
+    outbox_to_json,
+)
 from bot.store.redis_async import LEASE_PREFIX, SESSION_PREFIX, AsyncRedisStore
 from bot.store.sqlite import SqliteStore
 
@@ -193,3 +201,14 @@ async def test_a_replica_whose_lease_expired_cannot_overwrite_the_new_holders_wo
     finally:
         await first.close()
         await second.close()
+
+
+async def test_an_outbox_entry_from_a_newer_version_is_skipped_not_fatal() -> None:
+    newer = [*json.loads(outbox_to_json(OWED)), {"kind": "react", "chat_id": 1, "emoji": "👍"}]
+
+    assert outbox_from_json(json.dumps(newer)) == OWED
+
+
+async def test_an_outbox_that_is_not_a_list_is_unreadable() -> None:
+    with pytest.raises(StoreError, match="outbox"):
+        outbox_from_json('{"kind": "send"}')
