@@ -251,7 +251,14 @@ class Runtime:
 
     async def _handle(self, item: Incoming) -> bool:
         """Run one recorded update through the handlers; False if it must be tried again."""
-        update = Update.de_json(json.loads(item.raw), self.bot)
+        try:
+            update = Update.de_json(json.loads(item.raw), self.bot)
+        except Exception as err:  # recorded by a version that could read it; this one cannot
+            reason = f"{type(err).__name__}: {err}"
+            await self.store.set_aside(item.update_id, item.raw, reason)
+            await self.store.forget_update(item.key, item.update_id)
+            logger.warning("update %s cannot be parsed; set aside: %s", item.update_id, reason)
+            return True
         self.channel.failed.discard(item.update_id)
         await self.application.process_update(update)
         if item.update_id in self.channel.failed:
