@@ -41,6 +41,7 @@ from bot.channels.telegram.delivery import (
 )
 from bot.channels.telegram.inline import InlineMixin
 from bot.channels.telegram.keyboards import CARD, coalesce, keyboard, split_owner
+from bot.channels.telegram.keys import chat_of, session_key, thread_of
 from bot.channels.telegram.staff import ADMIN_COMMANDS, StaffMixin, masked_text
 from bot.config import Settings
 from bot.core.callback import unpack
@@ -71,29 +72,6 @@ DESCRIBE_IN_WORDS = (
 )
 STORE_DOWN = "I can't reach my memory right now, try again in a minute."
 FRESH_START = "I couldn't read where we were in our conversation, so we're starting fresh. Sorry!"
-
-
-def session_key(chat_id: int, chat_type: str | None, user_id: int | None) -> str:
-    """Whose conversation an update belongs to: the chat, or in a group (chat, member)."""
-    if chat_type in (None, ChatType.PRIVATE) or user_id is None or user_id == chat_id:
-        return str(chat_id)
-    return f"{chat_id}:{user_id}"
-
-
-def update_key(update: Update) -> str | None:
-    """The conversation key of an update, or None for updates outside any (inline queries)."""
-    chat = update.effective_chat
-    if chat is None:
-        return None
-    user = update.effective_user
-    return session_key(chat.id, chat.type, None if user is None else user.id)
-
-
-def _thread_of(message: Message | None) -> int | None:
-    """The forum topic a message was posted in (None outside forum topics)."""
-    if message is None or not message.is_topic_message:
-        return None
-    return message.message_thread_id
 
 
 class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
@@ -190,7 +168,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             chat.id,
             Reply(text=DESCRIBE_IN_WORDS),
             version=0,
-            thread_id=_thread_of(message),
+            thread_id=thread_of(message),
         )
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -228,7 +206,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
                 await context.bot.send_message(
                     update.effective_chat.id,
                     "Sorry, something went wrong on my side. Please try again.",
-                    message_thread_id=_thread_of(update.effective_message),
+                    message_thread_id=thread_of(update.effective_message),
                 )
 
     async def notify_store_down(self, bot: Any, update: Update) -> None:
@@ -253,7 +231,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             chat.id,
             STORE_DOWN,
             None,
-            thread_id=_thread_of(update.effective_message),
+            thread_id=thread_of(update.effective_message),
         )
 
     # the conversation ------------------------------------------------------------------------
@@ -274,7 +252,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         user = update.effective_user
         key = session_key(chat.id, chat.type, None if user is None else user.id)
         owner = user.id if user is not None and key != str(chat.id) else None
-        thread = _thread_of(update.effective_message)
+        thread = thread_of(update.effective_message)
         bot = context.bot
         for _attempt in range(CAS_ATTEMPTS):
             record = await self.store.load(key)
@@ -416,7 +394,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
                 session,
                 outcome.session,
                 outcome.replies,
-                int(chat_id),
+                chat_of(chat_id),
                 None,
                 pressed=None,
                 owner=None,

@@ -32,7 +32,8 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
 from bot.channels.telegram.delivery import LEASE, _BotContext
-from bot.channels.telegram.handlers import TelegramChannel, update_key
+from bot.channels.telegram.handlers import TelegramChannel
+from bot.channels.telegram.keys import update_key
 from bot.channels.telegram.scheduler import WORKERS, ChatScheduler
 from bot.channels.telegram.webhook import WebhookServer
 from bot.errors import StoreError, StoreUnavailable

@@ -32,6 +32,7 @@ from telegram.ext import ContextTypes
 from bot.channels.render import render_parts
 from bot.channels.telegram.delivery import _BotContext
 from bot.channels.telegram.keyboards import card_keyboard
+from bot.channels.telegram.keys import update_key
 from bot.config import Settings
 from bot.core import compose
 from bot.core import tickets as rules
@@ -141,8 +142,9 @@ class StaffMixin:
             if await self._open_ticket(context, chat, before, outcome):
                 return outcome
             # Nobody would read it: hand back at once, with the configured contact.
-            failed, handed = await self._apply(chat_id, Command(name="unreachable"))
-            await self.helpdesk.journal(chat_id, handed, failed)
+            key = update_key(update) or chat_id  # a group member's own conversation
+            failed, handed = await self._apply(key, Command(name="unreachable"))
+            await self.helpdesk.journal(key, handed, failed)
             return failed
         if before.state is State.HANDOFF and "dialogue.cancelled" in kinds:
             ticket = await self.helpdesk.open_ticket_of(chat_id)
