@@ -58,6 +58,7 @@ from telegram.ext import (
 
 from bot.channels.render import render_parts
 from bot.config import Settings
+from bot.conversation import Conversation
 from bot.core import compose
 from bot.core.callback import pack, unpack
 from bot.core.dialogue import Engine, Outcome
@@ -66,7 +67,7 @@ from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Decision, Matcher
 from bot.core.replies import Button, Reply
 from bot.core.session import Session, State
-from bot.errors import ConfigError, StoreError
+from bot.errors import ConfigError
 from bot.metrics import Metrics
 from bot.store import SessionStore
 
@@ -85,7 +86,6 @@ ADMIN_COMMANDS = ("stats",)
 SEND_ATTEMPTS = 5
 BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 8.0
-CAS_ATTEMPTS = 3
 MAX_CHAT_LOCKS = 10_000
 INLINE_RESULTS = 10
 CARD = "card"
@@ -238,6 +238,7 @@ class TelegramChannel:
         self.kb: KnowledgeBase = engine.kb
         self.matcher: Matcher = engine.matcher
         self.store = store
+        self.conversation = Conversation(engine, store)
         self.settings = settings
         self.clock = clock
         self.delivery = Delivery()
@@ -376,7 +377,7 @@ class TelegramChannel:
             return
         started = time.perf_counter()
         chat_id = str(chat.id)
-        outcome, before = self._apply(chat_id, event, stored=stored)
+        outcome, before = await self._apply(chat_id, event, stored=stored)
         if self.metrics is not None:
             self.metrics.updates.labels(kind=type(event).__name__).inc()
         if outcome.escalated:
@@ -397,42 +398,24 @@ class TelegramChannel:
         if self.metrics is not None:
             self.metrics.handle_seconds.observe(time.perf_counter() - started)
 
-    def _apply(
+    async def _apply(
         self, chat_id: str, event: Event, *, stored: tuple[Session | None] | tuple[()] = ()
     ) -> tuple[Outcome, Session]:
-        """Run the engine and save with compare-and-set, retrying on a concurrent write.
+        """Apply the event through the conversation service (load, engine, save, event log).
 
         ``stored``: ``(what the store held,)`` when the caller has just read it under this
         chat's lock, which saves a read; a retry reads again.
         """
-        for attempt in range(CAS_ATTEMPTS):
-            current = stored[0] if attempt == 0 and stored else self.store.get(chat_id)
-            session = current or self.engine.new_session(chat_id, now=self.clock())
-            outcome = self.engine.handle(session, event, now=self.clock())
-            if outcome.session == session:
-                self._log(chat_id, outcome)
-                return outcome, session
-            expected = None if current is None else current.version
-            if self.store.put(outcome.session, expected_version=expected):
-                self._log(chat_id, outcome)
-                return outcome, session
-            logger.info("chat %s changed under us; retrying", chat_id)
-        raise StoreError(f"could not save chat {chat_id} after {CAS_ATTEMPTS} attempts")
+        turn = await self.conversation.handle(chat_id, event, now=self.clock(), loaded=stored)
+        if self.metrics is not None:
+            for record in turn.outcome.log:
+                self.metrics.events.labels(kind=record.kind).inc()
+        return turn.outcome, turn.before
 
     def _remember_prompt(self, session: Session, prompt: str | None) -> None:
         # Compare-and-set on the version just saved: if the chat moved on meanwhile (another
         # replica), its newer prompt wins and this put changes nothing.
         self.store.put(replace(session, prompt_ref=prompt), expected_version=session.version)
-
-    def _log(self, chat_id: str, outcome: Outcome) -> None:
-        now = self.clock()
-        for record in outcome.log:
-            if self.metrics is not None:
-                self.metrics.events.labels(kind=record.kind).inc()
-            try:
-                self.store.log_event(record.kind, chat_id, record.topic, record.detail, now)
-            except StoreError:
-                logger.warning("event log write failed for %s", record.kind)
 
     async def _send_all(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, outcome: Outcome
@@ -659,7 +642,7 @@ class TelegramChannel:
         if not text:
             return
         if text.split()[0].split("@")[0] == "/close":
-            outcome, _ = self._apply(str(user_chat), Command(name="cancel"))
+            outcome, _ = await self._apply(str(user_chat), Command(name="cancel"))
             await self._send(
                 context,
                 user_chat,

@@ -8,8 +8,17 @@ from bot.core.matching import MatchResult
 
 def step_text(problem: Problem, index: int) -> str:
     """'Step i of n' with the step's own text."""
-    step = problem.steps[index]
-    return f"**Step {index + 1} of {len(problem.steps)}**\n{step.text}"
+    return f"**Step {index + 1} of {len(problem.steps)}**\n{problem.steps[index].text}"
+
+
+def client_step_text(problem: Problem) -> str:
+    """The client half of a fix: the guide says to configure the email client too."""
+    clients = " or ".join(tip.client for tip in problem.client_tips)
+    return (
+        "Your email client needs the same care: configure both your email client and Alibaba "
+        f"Mail, so the client doesn't delete what it downloads. My guide has the exact setting "
+        f"for {clients}: pick your client below."
+    )
 
 
 def step_details(problem: Problem, index: int) -> str | None:
@@ -39,14 +48,15 @@ def check_text(problem: Problem, index: int) -> str:
     return f"**Check {index + 1} of {len(problem.verification)}**\n{problem.verification[index]}"
 
 
-def intro_text(problem: Problem) -> str:
+def intro_text(problem: Problem, *, steps: int | None = None) -> str:
     """Title, what is going on and why, before the first step."""
     symptom = problem.symptoms[0] if problem.symptoms else ""
     lines = [f"**{problem.title}**"]
     if symptom:
         lines.append(f"What you see: {symptom}")
     lines.append(f"Why: {problem.root_cause}")
-    lines.append(f"Let's fix it in {len(problem.steps)} steps. Tell me when each one is done.")
+    count = len(problem.steps) if steps is None else steps
+    lines.append(f"Let's fix it in {count} steps. Tell me when each one is done.")
     return "\n".join(lines)
 
 

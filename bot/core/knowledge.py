@@ -80,6 +80,29 @@ class OutOfScope:
     source: Source = field(default=Source(file="<memory>", line=0), compare=False)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActExamples:
+    """The examples of one dialogue act in one language, from one file."""
+
+    act: str
+    language: str
+    examples: tuple[str, ...]
+    source: Source = field(default=Source(file="<memory>", line=0), compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DialogueData:
+    """What people say inside a conversation (``knowledge/dialogue*.yaml``), every language."""
+
+    acts: tuple[ActExamples, ...] = ()
+    ordinals: tuple[tuple[str, int], ...] = ()
+    upset: tuple[str, ...] = ()
+
+    def examples(self, act: str) -> tuple[str, ...]:
+        """Every example of one act, all languages."""
+        return tuple(e for a in self.acts if a.act == act for e in a.examples)
+
+
 Entry = Problem | Faq
 
 
@@ -90,6 +113,7 @@ class KnowledgeBase:
     problems: tuple[Problem, ...]
     faqs: tuple[Faq, ...]
     out_of_scope: tuple[OutOfScope, ...] = ()
+    dialogue: DialogueData = field(default_factory=DialogueData)
     # Lookups by id, built once: the matcher asks for thousands of ids per second at scale.
     _problems: dict[str, Problem] = field(init=False, repr=False, compare=False)
     _faqs: dict[str, Faq] = field(init=False, repr=False, compare=False)

@@ -185,11 +185,16 @@ class _Choice:
     canonical: str
 
 
-class _Analyzer:
-    """Turns text into weighted features; owns the typo-repair vocabulary."""
+class Analyzer:
+    """Turns text into weighted features; owns the typo-repair vocabulary.
 
-    def __init__(self, vocabulary: set[str]) -> None:
+    The dialogue-act reader reuses it with no stop words: there "ok", "back" and "still" carry
+    the meaning.
+    """
+
+    def __init__(self, vocabulary: set[str], *, stop_words: frozenset[str] = STOP_WORDS) -> None:
         self.vocabulary = vocabulary
+        self.stop_words = stop_words
         self._by_length: dict[int, list[str]] = defaultdict(list)
         for word in vocabulary:
             self._by_length[len(word)].append(word)
@@ -221,7 +226,7 @@ class _Analyzer:
         out = []
         for word in words(strip_forward_prefix(clean(text))):
             fixed = self.repair(word)
-            if fixed in STOP_WORDS:
+            if fixed in self.stop_words:
                 continue
             out.append(stem(fixed))
         return out
@@ -276,7 +281,7 @@ class Matcher:
             vocabulary.update(w for w in words(text) if w.isalpha())
         for members in CONCEPTS.values():
             vocabulary.update(m for m in members if m.isalpha())
-        self._analyzer = _Analyzer(vocabulary)
+        self._analyzer = Analyzer(vocabulary)
 
         rows: list[dict[str, float]] = []
         for entry, kind, text in raw_texts:
