@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.config import MatchSettings, Settings
+from bot.config import Settings
+from bot.core.settings import MatchSettings
 from bot.errors import BotError
 
 if TYPE_CHECKING:
@@ -246,6 +247,7 @@ def _thresholds(m: MatchSettings) -> dict[str, float]:
         "clarify_floor": m.clarify_floor,
         "band": m.band,
         "oos_margin": m.oos_margin,
+        "oos_answer_margin": m.oos_answer_margin,
         "oos_weight": m.oos_weight,
     }
 

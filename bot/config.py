@@ -7,25 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.core.settings import MatchSettings
 from bot.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,60}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 STORE_SCHEMES = ("sqlite:///", "redis://", "rediss://", "memory://")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MatchSettings:
-    """Decision thresholds of the matcher (calibrated with ``alimail-bot eval``)."""
-
-    answer_floor: float = 0.20
-    margin: float = 0.02
-    clarify_floor: float = 0.08
-    band: float = 0.12
-    oos_margin: float = -0.04
-    oos_weight: float = 0.0
-    max_choices: int = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,8 +39,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read and validate every variable; raise ConfigError naming the first bad one."""
-        # Imported here: bot.core imports MatchSettings from this module, and the core must
-        # not pull in the store layer.
+        # Imported here: the CLI's ask/eval paths load this module and must not pull in the
+        # store layer.
         from bot.store import default_store_url
 
         token = environ.get("TELEGRAM_BOT_TOKEN") or None

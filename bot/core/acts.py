@@ -115,7 +115,7 @@ class ActReader:
         self._examples: list[_Example] = []
         self._exact: dict[str, str] = {}
         for act, text in labelled:
-            stems = self._analyzer.stems(text)
+            stems = self._stems(text)
             feats = _features(stems)
             if not feats:
                 # Emoji and punctuation examples ("👍", "??") are matched exactly.
@@ -177,7 +177,7 @@ class ActReader:
         bare = _bare(text)
         if bare in self._exact:
             return {self._exact[bare]: 1.0}
-        stems = self._analyzer.stems(self._unswap(text))
+        stems = self._stems(self._unswap(text))
         canonical = " ".join(stems)
         if canonical in self._exact:
             return {self._exact[canonical]: 1.0}
@@ -217,6 +217,9 @@ class ActReader:
         return len(shouted) >= 3 or "!!!" in cleaned
 
     # -- internals --------------------------------------------------------------------------
+
+    def _stems(self, text: str) -> list[str]:
+        return self._analyzer.analyse(text)[0]
 
     def _unswap(self, text: str) -> str:
         """Undo one swap of neighbouring letters ("dnoe", "stcuk"): fuzzy ratios count it twice."""
