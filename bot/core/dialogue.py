@@ -446,7 +446,7 @@ def answer_faq(turn: Turn, session: Session, faq: Faq) -> Outcome:
     )
     buttons.append(Button(label="👍 That helped", action=Action.HELPED))
     buttons.append(Button(label="Not my question", action=Action.NOT_MY_QUESTION))
-    new = session.reset(keep=("tried",), topic=faq.id).remember(f"bot: faq {faq.id}")
+    new = session.reset(keep=("tried", "resume"), topic=faq.id).remember(f"bot: faq {faq.id}")
     return _outcome(
         new,
         Reply(text=compose.faq_text(faq), buttons=tuple(buttons)),
@@ -1139,7 +1139,7 @@ class Engine:
         if session.state is not State.VERIFY or problem is None or not problem.client_tips:
             return None
         said = set(words(text))
-        if session.step != 0 or len(said) > 6:
+        if session.step != 0 or len(said) > 8:
             return None
         for tip in problem.client_tips:
             if set(words(tip.client)) <= said:
