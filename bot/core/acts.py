@@ -29,28 +29,38 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
 from bot.core.knowledge import DialogueData
 from bot.core.linear import LinearModel, train
-from bot.core.matching import Analyzer
+from bot.core.matching import STOP_WORDS, Analyzer
 from bot.core.text import clean, words
 
 ITEM = "{item}"
 # The placeholder as a word the analyser keeps (no braces, never a real word).
 _ITEM_WORD = "zzitem"
+_NUMBER_FILLER = frozenset({"the", "one", "please", "pls", "number", "option", "choice", "no"})
 DESCRIPTION = "description"
 BIGRAM_WEIGHT = 0.8
+TRIGRAM_WEIGHT = 0.4
 LINEAR_C = 10.0
 # A score blends the nearest example (cosine and fuzzy) with the learned layer.
-NEAREST_WEIGHT = 0.5
+NEAREST_WEIGHT = 0.6
 FUZZ_WEIGHT = 0.3
 # Below this, a message is not read as an act: the engine treats it as free text.
-ACT_FLOOR = 0.34
+ACT_FLOOR = 0.2
 # Messages longer than this many words are descriptions unless the act is very clear.
 LONG_MESSAGE_WORDS = 14
 MIN_SWAP_LENGTH = 4
+LENGTH_WEIGHT = 0.5
+# A reply restates the step when at least this share of its content words are the step's.
+RESTATE_SHARE = 0.5
+RESTATE_SCORE = 0.6
+RESTATE_MAX_WORDS = 5
+# Words that make a reply about the step a question or a complaint, not a report that it's done.
+_ASKING = frozenset("how where what why which who not no nothing still can could".split())
 _NUMBER = re.compile(
     r"^\s*(?:(?:number|option|choice|no\.?|nr\.?|#)\s*)?(\d{1,2})(?:st|nd|rd|th)?"
     r"(?:\s*(?:one|please|pls))?\s*[.)!]*\s*$",
@@ -98,6 +108,12 @@ class _Example:
     canonical: str
 
 
+@lru_cache(maxsize=4)
+def act_reader(dialogue: DialogueData, descriptions: tuple[str, ...]) -> ActReader:
+    """The reader for these acts and descriptions, built once (training takes a second)."""
+    return ActReader(dialogue, descriptions)
+
+
 class ActReader:
     """Reads short replies as dialogue acts; build once per knowledge base."""
 
@@ -125,12 +141,14 @@ class ActReader:
             self._examples.append(_Example(act=act, canonical=" ".join(stems)))
             if act != DESCRIPTION:
                 self._exact.setdefault(" ".join(stems), act)
-        df: dict[str, int] = defaultdict(int)
-        for feats in rows:
+        # Weights by how many *classes* use a feature, not how many examples: "back" fills the
+        # examples of one act and should weigh much, "pls" is sprinkled over many and little.
+        classes_of: dict[str, set[str]] = defaultdict(set)
+        for example, feats in zip(self._examples, rows, strict=True):
             for f in feats:
-                df[f] += 1
-        n = len(rows)
-        self._idf = {f: math.log((n + 1) / (d + 1)) + 1.0 for f, d in df.items()}
+                classes_of[f].add(example.act)
+        n = len({e.act for e in self._examples})
+        self._idf = {f: math.log((n + 1) / (len(c) + 1)) + 1.0 for f, c in classes_of.items()}
         self._default_idf = math.log(n + 1) + 1.0
         self._vectors = [self._weigh(feats) for feats in rows]
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -140,7 +158,12 @@ class ActReader:
         labels = [e.act for e in self._examples]
         self._model: LinearModel | None = None
         if len(set(labels)) > 1:
-            self._model = train(self._vectors, labels, c=LINEAR_C)
+            lengths = [len(e.canonical.split()) for e in self._examples]
+            self._model = train(
+                [_with_length(v, n) for v, n in zip(self._vectors, lengths, strict=True)],
+                labels,
+                c=LINEAR_C,
+            )
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -150,14 +173,25 @@ class ActReader:
         *,
         allowed: frozenset[Act] | None = None,
         items: Sequence[str] = (),
+        context: str = "",
         floor: float = ACT_FLOOR,
     ) -> ActReading:
-        """The best allowed act for ``text`` (None when it reads as free text)."""
+        """The best allowed act for ``text`` (None when it reads as free text).
+
+        ``context`` is the step or check on screen: a short reply made of its words
+        ("sent the test email" at "Send a test email") restates it, which reads as done.
+        """
         allowed = frozenset(Act) if allowed is None else allowed
         number = self.number_of(text)
         if number is not None and Act.NUMBER in allowed:
             return ActReading(act=Act.NUMBER, score=1.0, number=number)
         scores = self.scores(text, items=items)
+        if context:
+            share = self.restates(text, context)
+            if share >= RESTATE_SHARE:
+                scores[Act.DONE.value] = max(
+                    scores.get(Act.DONE.value, 0.0), RESTATE_SCORE * share
+                )
         ranked = tuple(sorted(scores.items(), key=lambda kv: -kv[1]))
         description = scores.get(DESCRIPTION, 0.0)
         for name, score in ranked:
@@ -185,7 +219,9 @@ class ActReader:
         if not query:
             return {}
         nearest = self._nearest(query, canonical)
-        learned = self._model.probabilities(query) if self._model is not None else {}
+        learned = {}
+        if self._model is not None:
+            learned = self._model.probabilities(_with_length(query, len(stems)))
         out: dict[str, float] = {}
         for name in set(nearest) | set(learned):
             out[name] = NEAREST_WEIGHT * nearest.get(name, 0.0) + (
@@ -196,14 +232,34 @@ class ActReader:
             out[DESCRIPTION] = max(out.get(DESCRIPTION, 0.0), 0.5)
         return out
 
+    def restates(self, text: str, context: str) -> float:
+        """Share of a short message's content words that are the context's own words."""
+        if _ASKING.intersection(words(text)):
+            return 0.0
+        said = [w for w in self._stems(text) if w not in STOP_WORDS and w != _ITEM_WORD]
+        if not said or len(said) > RESTATE_MAX_WORDS:
+            return 0.0
+        shown = set(self._stems(context))
+        # "sent" restates "Send": irregular forms are one letter apart, so compare fuzzily.
+        found = [
+            w in shown
+            or (len(w) >= 4 and process.extractOne(w, shown, scorer=fuzz.ratio, score_cutoff=75))
+            for w in said
+        ]
+        return sum(bool(f) for f in found) / len(said)
+
     def number_of(self, text: str) -> int | None:
         """The number a reply picks ("2", "option 3", "the second one"), or None."""
         hit = _NUMBER.match(text)
         if hit:
             return int(hit.group(1))
-        tokens = [t for t in words(text) if t not in ("the", "one", "please", "pls", "number")]
+        tokens = [t for t in words(text) if t not in _NUMBER_FILLER]
         if len(tokens) == 1 and tokens[0] in self._ordinals:
             return self._ordinals[tokens[0]]
+        said = words(text)
+        if len(said) == 2 and said[0] in _NUMBER_FILLER and said[1] in self._ordinals:
+            # "option one", "number two"
+            return self._ordinals[said[1]]
         if tokens == ["last"] or tokens == ["last", "option"]:
             return -1
         return None
@@ -265,6 +321,12 @@ class ActReader:
         return {f: w / norm for f, w in vec.items()} if norm else {}
 
 
+def _with_length(vector: dict[str, float], length: int) -> dict[str, float]:
+    """The learned layer also sees how long a message is: descriptions are rarely two words."""
+    bucket = str(length) if length <= 3 else ("4-6" if length <= 6 else "7+")
+    return {**vector, f"@len{bucket}": LENGTH_WEIGHT}
+
+
 def _features(stems: list[str]) -> dict[str, float]:
     feats: dict[str, float] = dict.fromkeys(stems, 1.0)
     for a, b in itertools.pairwise(stems):
@@ -272,6 +334,11 @@ def _features(stems: list[str]) -> dict[str, float]:
     if 0 < len(stems) <= 3:
         # Short replies are often the whole act ("go back", "not yet"): the phrase itself.
         feats["=" + "_".join(stems)] = 1.0
+    for s in stems:
+        # Letter trigrams catch what typo repair can't ("oke", "stuk", "thnaks").
+        padded = f"^{s}$"
+        for i in range(len(padded) - 2):
+            feats.setdefault("#" + padded[i : i + 3], TRIGRAM_WEIGHT)
     return feats
 
 
@@ -292,4 +359,6 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
 
 
 def _bare(text: str) -> str:
-    return " ".join(clean(text).casefold().split()).strip(" .!")
+    folded = " ".join(clean(text).casefold().split()).strip(" .!")
+    # "???" and "??" are the same reply; so are "!!!" and "!".
+    return re.sub(r"([?!])\1+", r"\1\1", folded)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from bot.core import compose
-from bot.core.acts import Act, ActReader, ActReading
+from bot.core.acts import ACT_FLOOR, Act, ActReader, ActReading, act_reader
 from bot.core.events import ButtonPress, Command, Event, UserText
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
 from bot.core.matching import CONCEPTS, Decision, Matcher, MatchResult
@@ -146,6 +146,8 @@ ACT_MEANING: dict[Asked, dict[Act, Action]] = {
     },
     Asked.HANDOFF: {Act.CANCEL: Action.CANCEL},
 }
+# In a hand-off, words are for the people: only an unmistakable "stop" ends it.
+ACT_FLOOR_AT: dict[Asked, float] = {Asked.HANDOFF: 0.6}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -256,6 +258,18 @@ def shown_items(kb: KnowledgeBase, session: Session) -> tuple[str, ...]:
     if session.state is State.VERIFY and session.step < len(problem.verification):
         return tuple(_bold(problem.verification[session.step]))
     return ()
+
+
+def shown_text(kb: KnowledgeBase, session: Session) -> str:
+    """The text of the step or check on screen (replies that restate it mean done)."""
+    problem = kb.problem(session.topic or "")
+    if problem is None:
+        return ""
+    if session.state is State.GUIDE and session.step < len(problem.steps):
+        return problem.steps[session.step].text.replace("**", "")
+    if session.state is State.VERIFY and session.step < len(problem.verification):
+        return problem.verification[session.step].replace("**", "")
+    return ""
 
 
 def _bold(text: str) -> list[str]:
@@ -1053,7 +1067,7 @@ class Engine:
         self.kb = kb
         self.matcher = matcher
         self.settings = settings or DialogueSettings()
-        self.acts = acts or ActReader(kb.dialogue, descriptions(kb))
+        self.acts = acts or act_reader(kb.dialogue, descriptions(kb))
 
     def new_session(self, chat_id: str, *, now: float) -> Session:
         """A fresh idle session for a chat."""
@@ -1114,7 +1128,11 @@ class Engine:
             return Action.CLIENT, replace(turn, arg=client), session
         meanings = ACT_MEANING[where]
         reading = self.acts.read(
-            text, allowed=frozenset(meanings), items=shown_items(self.kb, session)
+            text,
+            allowed=frozenset(meanings),
+            items=shown_items(self.kb, session),
+            context=shown_text(self.kb, session),
+            floor=ACT_FLOOR_AT.get(where, ACT_FLOOR),
         )
         turn = replace(turn, reading=reading)
         if reading.act is None:
@@ -1200,8 +1218,14 @@ _OTHER_CLIENT_WORDS = frozenset(
 
 
 def descriptions(kb: KnowledgeBase) -> tuple[str, ...]:
-    """The problem and FAQ examples: how a description (not an act) reads."""
-    return tuple(e for entry in (*kb.problems, *kb.faqs) for e in entry.examples)
+    """How a description (not an act) reads: the problem, FAQ and out-of-scope examples.
+
+    Out-of-scope examples of three words or fewer are left out: small talk ("thanks", "ok")
+    lives there too, and those are acts.
+    """
+    documented = [e for entry in (*kb.problems, *kb.faqs) for e in entry.examples]
+    other = [e for group in kb.out_of_scope for e in group.examples if len(words(e)) > 3]
+    return (*documented, *other)
 
 
 def transition_table() -> str:

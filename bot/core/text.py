@@ -58,6 +58,8 @@ _CONTRACTIONS = {
     "they're": "they are",
     "there's": "there is",
     "what's": "what is",
+    "where's": "where is",
+    "wheres": "where is",
 }
 
 
