@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +36,11 @@ class Settings:
     log_level: str = "INFO"
     rate_limit: bool = True
     session_timeout_minutes: float = 30.0
+    # The people behind the bot (issue 8): how long events and closed tickets are kept, where
+    # users go when no staff chat answers, and the salt that pseudonymises chat ids in events.
+    retention_days: int = 90
+    fallback_contact: str | None = None
+    event_salt: str | None = None  # None: derived from the token; "" (BOT_EVENT_SALT=off): none
     match: MatchSettings = field(default_factory=MatchSettings)
 
     @classmethod
@@ -78,6 +85,12 @@ class Settings:
                 f"BOT_LOG_LEVEL has value {environ['BOT_LOG_LEVEL']!r}; expected one of "
                 + ", ".join(LOG_LEVELS)
             )
+        contact = (environ.get("BOT_FALLBACK_CONTACT") or "").strip() or None
+        if contact is not None and (len(contact) > 300 or "\n" in contact):
+            raise ConfigError(
+                f"BOT_FALLBACK_CONTACT has value {contact[:40]!r}...; expected one line of at "
+                "most 300 characters (an address, a phone number or a URL)"
+            )
         return cls(
             token=token,
             api_url=api_url,
@@ -95,7 +108,22 @@ class Settings:
             session_timeout_minutes=_parse_minutes(
                 "BOT_SESSION_TIMEOUT", environ.get("BOT_SESSION_TIMEOUT"), 30.0
             ),
+            retention_days=_parse_days("BOT_RETENTION_DAYS", environ.get("BOT_RETENTION_DAYS")),
+            fallback_contact=contact,
+            event_salt=_parse_salt("BOT_EVENT_SALT", environ.get("BOT_EVENT_SALT")),
         )
+
+    @property
+    def salt(self) -> str:
+        """The secret that pseudonymises chat ids in the event log ("" when switched off).
+
+        Unset, it is derived from the bot token, a secret every replica already shares; a
+        console or CLI session without a token uses a fixed local salt.
+        """
+        if self.event_salt is not None:
+            return self.event_salt
+        seed = self.token or "alimail-bot-local"
+        return hmac.new(seed.encode(), b"alimail-bot event salt", hashlib.sha256).hexdigest()
 
 
 def default_knowledge_dir() -> Path:
@@ -164,3 +192,25 @@ def _parse_minutes(name: str, raw: str | None, default: float) -> float:
     if not 0 < minutes <= 60 * 24 * 30:
         raise ConfigError(f"{name} has value {raw!r}; expected minutes, a number above 0")
     return minutes
+
+
+def _parse_days(name: str, raw: str | None) -> int:
+    if not raw:
+        return 90
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 3650:
+        raise ConfigError(f"{name} has value {raw!r}; expected whole days from 1 to 3650")
+    return int(raw)
+
+
+def _parse_salt(name: str, raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if raw.strip().lower() == "off":
+        return ""
+    if len(raw) < 16 or any(ch.isspace() for ch in raw):
+        # A secret: named, never echoed.
+        raise ConfigError(
+            f"{name} is too weak; expected at least 16 characters without spaces "
+            "(e.g. from `openssl rand -hex 16`), or off"
+        )
+    return raw

@@ -9,8 +9,9 @@ Every channel (Telegram, the console, a future web chat) calls the same thing::
 
 ``handle`` does, in order: load the chat's session (or start one) -> ``Engine.handle`` ->
 save with compare-and-set on the session version, redoing the turn on the newer session when
-another writer (a second replica) got there first -> append the outcome's records to the
-event log -> return a ``Turn`` (the outcome, the session before and after, the replies).
+another writer (a second replica) got there first -> journal the turn (the event log; a
+``journal`` coroutine such as the helpdesk's masks and pseudonymises it) -> return a ``Turn``
+(the outcome, the session before and after, the replies).
 
 Failures are never swallowed: a save that still loses after ``CAS_ATTEMPTS`` tries, or a store
 that raises, ends in ``StoreError`` for the channel to report. Only the event log is best
@@ -25,6 +26,7 @@ channels. The engine stays pure: nothing here decides what to say.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.core.dialogue import Engine, Outcome
@@ -37,6 +39,10 @@ from bot.store import SessionStore
 logger = logging.getLogger(__name__)
 
 CAS_ATTEMPTS = 5
+
+# Writes the event log of one turn: (chat, session before, outcome). The helpdesk's journal
+# (masked, pseudonymised) in production; without one, the outcome's records go to the store.
+Journal = Callable[[str, Session, Outcome], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,9 +68,12 @@ class Turn:
 class Conversation:
     """Load, apply once, save with compare-and-set, log; shared by every channel."""
 
-    def __init__(self, engine: Engine, store: SessionStore) -> None:
+    def __init__(
+        self, engine: Engine, store: SessionStore, *, journal: Journal | None = None
+    ) -> None:
         self.engine = engine
         self.store = store
+        self.journal = journal
 
     async def handle(
         self,
@@ -87,7 +96,7 @@ class Conversation:
             if outcome.session == session or await self._save(
                 outcome.session, expected=None if current is None else current.version
             ):
-                await self._log(key, outcome, now=now)
+                await self._log(key, session, outcome, now=now)
                 return Turn(key=key, outcome=outcome, before=session, update_id=update_id)
             logger.info("chat %s changed under us; retrying", key)
         raise StoreError(f"could not save chat {key} after {CAS_ATTEMPTS} attempts")
@@ -104,7 +113,10 @@ class Conversation:
     async def _save(self, session: Session, *, expected: int | None) -> bool:
         return self.store.put(session, expected_version=expected)
 
-    async def _log(self, key: str, outcome: Outcome, *, now: float) -> None:
+    async def _log(self, key: str, before: Session, outcome: Outcome, *, now: float) -> None:
+        if self.journal is not None:
+            await self.journal(key, before, outcome)
+            return
         for record in outcome.log:
             try:
                 self.store.log_event(record.kind, key, record.topic, record.detail, now)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from bot.core import compose
+from bot.core import compose, tickets
 from bot.core.acts import ACT_FLOOR, Act, ActReader, ActReading, act_reader
 from bot.core.events import ButtonPress, Command, Event, UserText
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
@@ -43,10 +43,14 @@ NONE_REPEAT_LIMIT = 2
 # An act read at least this surely is taken even when the words also describe a problem.
 SURE_ACT = 0.8
 UPSET_NOTE = "I'm sorry this is causing you trouble. Let's get it sorted."
+REPLY_PREFIX = "user (reply): "
+WHY = "why"  # marks "what went wrong?" after a 👎 in ``Session.asked``
 # Backwards-compatible names for the triggers that are not buttons.
 TEXT = Action.TEXT
 START = Action.START
 HELP = Action.HELP
+CLOSED = Action.CLOSED
+UNREACHABLE = Action.UNREACHABLE
 
 
 class Asked(StrEnum):
@@ -180,6 +184,8 @@ class DialogueSettings:
 
     timeout_seconds: float = 30 * 60
     staff_available: bool = False
+    # Where to go when no person can take over (BOT_FALLBACK_CONTACT), said as it is.
+    fallback_contact: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -418,9 +424,7 @@ def _what_user_came_with(kb: KnowledgeBase, session: Session) -> str:
     if topic and kb.entry(topic) is not None:
         return f"**{kb.title_of(topic)}**"
     described = [
-        line.removeprefix("user: ")
-        for line in session.transcript
-        if line.startswith("user: ") and len(words(line)) > 4
+        line.removeprefix("user: ") for line in session.transcript if line.startswith("user: ")
     ]
     return f"“{described[-1][:120]}”" if described else ""
 
@@ -545,7 +549,19 @@ def not_my_question(turn: Turn, session: Session) -> Outcome:
     """The FAQ missed: ask for other words, offer the topics and a person."""
     new = session.reset(keep=("tried",), misses=session.misses + 1)
     text = "Sorry about that. Tell me more in your own words, or pick one of these:"
-    return _outcome(new, Reply(text=text, buttons=menu_buttons(turn.kb, person=True)))
+    topic = turn.kb.topic_of(session.topic) if session.topic else None
+    log = (
+        LogRecord(kind="dialogue.not_my_question", topic=topic, detail=_question(turn, session)),
+    )
+    return _outcome(new, Reply(text=text, buttons=menu_buttons(turn.kb, person=True)), log=log)
+
+
+def _question(turn: Turn, session: Session) -> str:
+    """The user's question before this turn's own words (what a refusal is about)."""
+    # Replies read as acts ("none of these") are REPLY_PREFIX lines: the last "user: " line
+    # is the question itself.
+    lines = [line[len("user: ") :] for line in session.transcript if line.startswith("user: ")]
+    return lines[-1] if lines else ""
 
 
 def menu_pick(turn: Turn, session: Session) -> Outcome:
@@ -607,7 +623,8 @@ def clarify_none(turn: Turn, session: Session) -> Outcome:
         "OK. Could you describe it in other words? Mention what you see and where "
         "(WebMail, Outlook, your phone...). Or talk to a person."
     )
-    return _outcome(new, Reply(text=text, buttons=(PERSON,)))
+    log = (LogRecord(kind="dialogue.refused", detail=_question(turn, session)),)
+    return _outcome(new, Reply(text=text, buttons=(PERSON,)), log=log)
 
 
 def next_step(turn: Turn, session: Session) -> Outcome:
@@ -726,8 +743,8 @@ def resolved(turn: Turn, session: Session) -> Outcome:
     early = session.state is State.GUIDE
     new = session.reset()
     buttons = (
-        Button(label="👍 Helpful", action=Action.RATE, arg="up"),
-        Button(label="👎 Not helpful", action=Action.RATE, arg="down"),
+        Button(label="👍 Helpful", action=Action.RATE, arg=f"up:{topic or ''}"),
+        Button(label="👎 Not helpful", action=Action.RATE, arg=f"down:{topic or ''}"),
     )
     return _outcome(
         new,
@@ -826,15 +843,45 @@ def start_handoff(turn: Turn, session: Session) -> Outcome:
     else:
         # Nobody would read a hand-off here: say where to go instead of waiting forever.
         new = session.reset(keep=("tried",))
-        text = "No support team is connected to this chat, sorry. Please contact your mail "
-        text += "administrator or helpdesk"
-        text += f" about {about}" if about else ""
-        text += " and tell them what you tried. Send /cancel to start over with me."
+        text = (
+            "No support team is connected to this chat, sorry. "
+            + _fallback(turn, about)
+            + " Send /cancel to start over with me."
+        )
     detail = " | ".join(
         filter(None, [topic or "", place.replace("**", ""), *session.transcript[-6:]])
     )
     log = (LogRecord(kind="dialogue.escalated", topic=topic, detail=detail),)
     return _outcome(new, Reply(text=text), log=log)
+
+
+def _fallback(turn: Turn, about: str) -> str:
+    """Where to go instead of a person here, naming the user's problem."""
+    contact = turn.settings.fallback_contact or "your mail administrator or helpdesk"
+    about_it = f" about {about}" if about else ""
+    return f"Please contact {contact}{about_it} and tell them what you tried."
+
+
+def handoff_failed(turn: Turn, session: Session) -> Outcome:
+    """The staff chat could not be reached: say so and where to go instead; back to the bot."""
+    new = session.reset(keep=("tried",))
+    text = "Sorry, I couldn't reach the support team just now. " + _fallback(
+        turn, _what_user_came_with(turn.kb, session)
+    )
+    return _outcome(
+        new, Reply(text=text), log=(LogRecord(kind="handoff.failed", topic=session.topic),)
+    )
+
+
+def handoff_closed(turn: Turn, session: Session) -> Outcome:
+    """Staff closed the hand-off (``arg``: the ticket number): back to the bot; rate 1-5."""
+    new = session.reset()
+    buttons = tickets.rating_buttons(int(turn.arg)) if turn.arg.isdigit() else ()
+    return _outcome(
+        new,
+        Reply(text=tickets.closed_for_user(), buttons=buttons),
+        log=(LogRecord(kind="dialogue.closed", topic=session.topic),),
+    )
 
 
 def relay_to_staff(turn: Turn, session: Session) -> Outcome:
@@ -939,11 +986,37 @@ def resume(turn: Turn, session: Session) -> Outcome:
 
 
 def record_feedback(turn: Turn, session: Session) -> Outcome:
-    """One-tap feedback after a resolution."""
-    value = "up" if turn.arg == "up" else "down"
-    text = "Thanks for the feedback!" if value == "up" else "Thanks, I'll pass that on."
+    """One-tap feedback after a resolution; a 👎 asks what went wrong."""
+    rating = tickets.parse_rating(turn.arg)
+    if rating is not None:
+        # A rating of a person's help: once (the version moves on, so the buttons go stale).
+        stars = rating[1]
+        return _outcome(
+            session.advance(),
+            Reply(text=f"Thank you! You rated our support team {stars} of 5."),
+            log=(LogRecord(kind="ticket.rated", detail=str(stars)),),
+        )
+    value, _, topic = turn.arg.partition(":")
+    value = "up" if value == "up" else "down"
+    log = (LogRecord(kind="dialogue.feedback", topic=topic or None, detail=value),)
+    if value == "up":
+        return _outcome(session, Reply(text="Thanks for the feedback!"), log=log)
+    new = session.advance(asked=f"{WHY}:{topic}")
+    text = (
+        "Sorry it wasn't helpful. What went wrong? One line is enough; it goes to the people "
+        "who improve me. (Or just carry on.)"
+    )
+    return _outcome(new, Reply(text=text), log=log)
+
+
+def feedback_reason(turn: Turn, session: Session) -> Outcome:
+    """The answer to "what went wrong?": it goes to the maintainers' inbox."""
+    topic = (session.asked or "").partition(":")[2] or None
+    new = session.advance(asked=None)
     return _outcome(
-        session, Reply(text=text), log=(LogRecord(kind="dialogue.feedback", detail=value),)
+        new,
+        Reply(text="Thank you, I've passed that on. Tell me any time if something else is wrong."),
+        log=(LogRecord(kind="feedback.reason", topic=topic, detail=turn.text[:500]),),
     )
 
 
@@ -1033,6 +1106,8 @@ TRANSITIONS: dict[tuple[State, Action], Rule] = {
     (State.GUIDE, Action.STAY): _rule(stay, SAME),
     (State.VERIFY, Action.STAY): _rule(stay, SAME),
     (State.HANDOFF, Action.TEXT): _rule(relay_to_staff, SAME),
+    (State.HANDOFF, Action.CLOSED): _rule(handoff_closed, State.IDLE),
+    (State.HANDOFF, Action.UNREACHABLE): _rule(handoff_failed, State.IDLE),
     **_every_state(Action.CHOOSE, _START_TOPIC),
     **_every_state(Action.CANCEL, _rule(cancel, State.IDLE)),
     **_every_state(Action.HUMAN, _rule(start_handoff, State.HANDOFF, State.IDLE)),
@@ -1050,6 +1125,9 @@ COMMANDS = {
     "topics": Action.TOPICS,
     "cancel": Action.CANCEL,
     "human": Action.HUMAN,
+    # Sent by the channel, never typed: staff closed the ticket; the staff chat is unreachable.
+    "closed": Action.CLOSED,
+    "unreachable": Action.UNREACHABLE,
 }
 
 
@@ -1082,7 +1160,15 @@ class Engine:
             if isinstance(event, ButtonPress):
                 outcome = _outcome(session, note, current_prompt(self.kb, session))
                 return self._finish(self._offer_resume(outcome), now)
+        asked_before = session.asked
+        if asked_before is not None:
+            # The question is answered by the very next message, or dropped.
+            session = replace(session, asked=None)
         action, turn, session = self._read(event, turn, session)
+        if asked_before and action is Action.TEXT and session.state is State.IDLE:
+            # The answer to a question the bot just asked ("what went wrong?"), not a new topic.
+            outcome = feedback_reason(turn, replace(session, asked=asked_before))
+            return self._finish(_with_notes(turn, outcome), now)
         if action is None:
             return self._finish(
                 _outcome(
@@ -1118,14 +1204,20 @@ class Engine:
             action = COMMANDS.get(event.name.lower().lstrip("/"), Action.HELP)
             return action, replace(turn, arg=event.arg), session
         text = clean(event.text if isinstance(event, UserText) else "")
-        session = session.remember(f"user: {text}") if text else session
         turn = replace(turn, text=text)
         if not text:
             return Action.TEXT, turn, session
+        action, turn = self._read_text(text, turn, session)
+        # Replies read as acts are marked, so a hand-off names what the user described.
+        prefix = "user: " if action is Action.TEXT else REPLY_PREFIX
+        return action, turn, session.remember(f"{prefix}{text}")
+
+    def _read_text(self, text: str, turn: Turn, session: Session) -> tuple[Action, Turn]:
+        """What typed text is where the conversation stands: an act's action, or TEXT."""
         where = asked(self.kb, session)
         client = self._client_named(session, text)
         if client is not None:
-            return Action.CLIENT, replace(turn, arg=client), session
+            return Action.CLIENT, replace(turn, arg=client)
         meanings = ACT_MEANING[where]
         reading = self.acts.read(
             text,
@@ -1136,7 +1228,7 @@ class Engine:
         )
         turn = replace(turn, reading=reading)
         if reading.act is None:
-            return Action.TEXT, turn, session
+            return Action.TEXT, turn
         action = meanings[reading.act]
         if (
             session.state in (State.GUIDE, State.VERIFY)
@@ -1146,10 +1238,10 @@ class Engine:
             # A real description of another documented problem still gets the switch offer.
             result = self.matcher.match(text)
             if result.best is not None and result.best.topic != session.topic:
-                return Action.TEXT, replace(turn, match=result), session
+                return Action.TEXT, replace(turn, match=result)
         if reading.number is not None:
             turn = replace(turn, arg=str(reading.number))
-        return action, turn, session
+        return action, turn
 
     def _client_named(self, session: Session, text: str) -> str | None:
         """Right after the client question, the client a short message names ('' for others)."""

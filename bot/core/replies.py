@@ -39,6 +39,9 @@ class Action(StrEnum):
     HELP = "help"
     # Free text that is no act where it was typed: a description to match.
     TEXT = "text"
+    # Sent by the channel: staff closed the hand-off; the staff chat could not be reached.
+    CLOSED = "closed"
+    UNREACHABLE = "unreachable"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

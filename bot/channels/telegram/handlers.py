@@ -23,7 +23,7 @@ from telegram.ext import ContextTypes
 from bot.channels.telegram.delivery import Delivery, DeliveryMixin, _together
 from bot.channels.telegram.inline import InlineMixin
 from bot.channels.telegram.keyboards import CARD
-from bot.channels.telegram.staff import StaffMixin
+from bot.channels.telegram.staff import ADMIN_COMMANDS, StaffMixin, masked_text
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.core.callback import unpack
@@ -32,7 +32,9 @@ from bot.core.events import Command, Event, UserText
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Matcher
 from bot.core.replies import Reply
-from bot.core.session import Session, State
+from bot.core.session import Session
+from bot.core.tickets import StaffMode
+from bot.helpdesk import Helpdesk, HelpdeskSettings
 from bot.metrics import Metrics
 from bot.store import SessionStore
 
@@ -61,12 +63,18 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         self.kb: KnowledgeBase = engine.kb
         self.matcher: Matcher = engine.matcher
         self.store = store
-        self.conversation = Conversation(engine, store)
         self.settings = settings
         self.clock = clock
         self.delivery = Delivery()
         self.bot_id: int | None = None
         self.bot_username: str = ""
+        self.helpdesk = Helpdesk(
+            store,
+            HelpdeskSettings(retention_days=settings.retention_days, salt=settings.salt),
+            clock=clock,
+        )
+        self._staff_mode_known: StaffMode | None = None
+        self.conversation = Conversation(engine, store, journal=self.helpdesk.journal)
 
     # handlers ------------------------------------------------------------------------------
 
@@ -77,10 +85,14 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             return
         name = message.text.split()[0].lstrip("/").split("@")[0].lower()
         arg = message.text.partition(" ")[2].strip()
-        if name == "stats":
-            await self._stats(update, context)
-            return
-        await self._converse(update, context, Command(name=name, arg=arg))
+        if self._is_staff_chat(update.effective_chat.id):
+            await self._staff_message(message, context)
+        elif name in ADMIN_COMMANDS:
+            await self._admin_command(update, context, name, arg)
+        elif name == "forget" and update.effective_chat.type == ChatType.PRIVATE:
+            await self._forget(update, context)
+        else:
+            await self._converse(update, context, Command(name=name, arg=arg))
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Text or a caption: a description, an answer to a step, or a forwarded question."""
@@ -88,7 +100,8 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         chat = update.effective_chat
         if message is None or chat is None:
             return
-        text = message.text or message.caption or ""
+        # Passwords and card numbers never reach the engine, the store or the staff.
+        text = masked_text(message)
         if self._is_staff_chat(chat.id):
             await self._staff_message(message, context)
             return
@@ -107,8 +120,13 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         chat = update.effective_chat
         if message is None or chat is None:
             return
+        if self._is_staff_chat(chat.id):
+            await self._staff_message(message, context)
+            return
         if chat.type != ChatType.PRIVATE and not self._addressed_to_me(message):
             return
+        if chat.type == ChatType.PRIVATE and await self._user_media(context, message):
+            return  # on its way to the person handling the ticket
         await self._send(context, chat.id, Reply(text=DESCRIBE_IN_WORDS), version=0)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -168,13 +186,11 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             return
         started = time.perf_counter()
         chat_id = str(chat.id)
+        # The service journals it: masked, pseudonymised, with walkthrough progress.
         outcome, before = await self._apply(chat_id, event, stored=stored)
         if self.metrics is not None:
             self.metrics.updates.labels(kind=type(event).__name__).inc()
-        if outcome.escalated:
-            await self._open_ticket(context, chat, outcome)
-        if outcome.session.state is State.HANDOFF and isinstance(event, UserText):
-            await self._relay_to_staff(context, chat.id, event.text)
+        outcome = await self._helpdesk_turn(context, update, event, before, outcome)
         if not outcome.replies:
             return
         sending = self._send_all(context, chat.id, outcome)
@@ -192,21 +208,25 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
     async def _apply(
         self, chat_id: str, event: Event, *, stored: tuple[Session | None] | tuple[()] = ()
     ) -> tuple[Outcome, Session]:
-        """Apply the event through the conversation service (load, engine, save, event log).
+        """Apply the event through the conversation service (load, engine, save, journal).
 
         ``stored``: ``(what the store held,)`` when the caller has just read it under this
         chat's lock, which saves a read; a retry reads again.
         """
         turn = await self.conversation.handle(chat_id, event, now=self.clock(), loaded=stored)
-        if self.metrics is not None:
-            for record in turn.outcome.log:
-                self.metrics.events.labels(kind=record.kind).inc()
+        self._count(turn.outcome)
         return turn.outcome, turn.before
 
     def _remember_prompt(self, session: Session, prompt: str | None) -> None:
         # Compare-and-set on the version just saved: if the chat moved on meanwhile (another
         # replica), its newer prompt wins and this put changes nothing.
         self.store.put(replace(session, prompt_ref=prompt), expected_version=session.version)
+
+    def _count(self, outcome: Outcome) -> None:
+        # The event log itself is written by the caller (helpdesk.journal), off the loop.
+        if self.metrics is not None:
+            for record in outcome.log:
+                self.metrics.events.labels(kind=record.kind).inc()
 
     # groups -----------------------------------------------------------------------------------
 
