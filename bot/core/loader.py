@@ -18,6 +18,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.core.acts import ITEM, Act
+from bot.core.callback import card_fits, fits
 from bot.core.knowledge import (
     ActExamples,
     ClientTip,
@@ -29,6 +30,8 @@ from bot.core.knowledge import (
     Source,
     Step,
 )
+from bot.core.replies import Action
+from bot.core.text import CODE_TOKEN
 from bot.errors import KnowledgeError
 
 _STR_TAG: Final = "tag:yaml.org,2002:str"
@@ -332,6 +335,12 @@ def _label(kind: str, node: Node, index: int) -> str:
     return f"{kind} #{index + 1}"
 
 
+def _id_fits_buttons(entry_id: str) -> bool:
+    """True when every button that carries this id fits Telegram's 64 bytes at any version."""
+    carried = [fits(a, entry_id) for a in (Action.CHOOSE, Action.SWITCH, Action.WALK)]
+    return all(carried) and fits(Action.RATE, f"down:{entry_id}") and card_fits(entry_id)
+
+
 def _normalized(example: str) -> str:
     return " ".join(example.casefold().split())
 
@@ -461,6 +470,12 @@ class _Walker:
         if not _ID_PATTERN.fullmatch(entry_id):
             message = f"id '{entry_id}' must be lowercase letters, digits and hyphens"
             self.error(_line(node), message, label)
+        elif kind in ("problem", "faq") and not _id_fits_buttons(entry_id):
+            message = (
+                f"id '{entry_id}' is too long for a button's 64-byte callback data "
+                "(walkthrough, switch, rating and case-card buttons carry it)"
+            )
+            self.error(_line(node), message, label)
         self.parsed.ids.append((kind, self.mention(entry_id, label, _line(node))))
         return entry_id
 
@@ -534,6 +549,13 @@ class _Walker:
         symptoms = self.list_field(found, "symptoms", label, required=True)
         error_messages = self.list_field(found, "error_messages", label)
         error_codes = self.list_field(found, "error_codes", label)
+        for code, line in error_codes:
+            if not CODE_TOKEN.fullmatch(code):
+                message = (
+                    f"error code {_quoted(code)} can never be matched exactly: a code is one "
+                    "word (letters, digits, inner dots); put it under error_messages instead"
+                )
+                self.error(line, message, label)
         root_cause = self.text_field(found, "root_cause", label)
         steps = self.steps(found.get("steps"), label)
         verification = self.list_field(found, "verification", label, required=True)
@@ -616,6 +638,12 @@ class _Walker:
                 where=where,
             )
             client = self.text_field(found, "client", label, where=where)
+            if client and not fits(Action.CLIENT, client):
+                self.error(
+                    _line(mapping),
+                    f"{where}: client name is too long for a button's callback data",
+                    label,
+                )
             tip = self.text_field(found, "tip", label, where=where)
             tips.append(ClientTip(client=client, tip=tip))
         return tuple(tips)

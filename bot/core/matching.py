@@ -48,7 +48,7 @@ from rapidfuzz import fuzz, process
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
 from bot.core.linear import LinearModel, train
 from bot.core.settings import MatchSettings
-from bot.core.text import Flow, clean, mail_flow, stem, strip_forward_prefix, words
+from bot.core.text import CODE_TOKEN, Flow, clean, mail_flow, stem, strip_forward_prefix, words
 
 STOP_WORDS = frozenset(
     """a an the and or but if then so of to in on at by for from with about into onto over
@@ -139,7 +139,7 @@ COMMON_FEATURE_MIN = 5000
 # Evidence from the exact path (as opposed to a fuzzy look at an error line's words).
 EXACT_EVIDENCE = ("error code ", "error message ")
 # A code is a run of word characters and inner dots ("552", "MailboxFull", "5.2.2").
-_CODE_TOKEN = re.compile(r"\w+(?:\.\w+)*")
+_CODE_TOKEN = CODE_TOKEN
 
 
 class Decision(StrEnum):

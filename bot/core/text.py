@@ -13,6 +13,9 @@ from enum import StrEnum
 from functools import lru_cache
 
 MAX_INPUT_CHARS = 2000
+# An error code as the matcher's exact path finds it in a message: one run of word characters
+# and inner dots ("552", "MailboxFull", "5.2.2").
+CODE_TOKEN = re.compile(r"\w+(?:\.\w+)*")
 
 # Forwarded-note and greeting prefixes carry no meaning about the problem.
 _PREFIX = re.compile(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.callback import pack
+from bot.core.callback import CARD, pack
 from bot.core.knowledge import KnowledgeBase
 from bot.core.replies import Button, Reply
-
-CARD = "card"
 
 
 def keyboard(buttons: tuple[Button, ...], version: int) -> InlineKeyboardMarkup | None:
