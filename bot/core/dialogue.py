@@ -1227,6 +1227,23 @@ class Engine:
             floor=ACT_FLOOR_AT.get(where, ACT_FLOOR),
         )
         turn = replace(turn, reading=reading)
+        if reading.act is None and session.state in (State.GUIDE, State.VERIFY):
+            # Reads more like a description, but of the problem we're already fixing
+            # ("sent a test from outlook, done"): then the best act it also reads as wins.
+            result = self.matcher.match(text)
+            fallback = next(
+                (
+                    Act(name)
+                    for name, score in reading.ranked
+                    if name in meanings and score >= ACT_FLOOR
+                ),
+                None,
+            )
+            same_topic = result.best is None or result.best.topic == session.topic
+            if fallback is None or not same_topic:
+                return Action.TEXT, replace(turn, match=result)
+            reading = replace(reading, act=fallback)
+            turn = replace(turn, reading=reading)
         if reading.act is None:
             return Action.TEXT, turn
         action = meanings[reading.act]
