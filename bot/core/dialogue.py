@@ -835,7 +835,9 @@ def start_handoff(turn: Turn, session: Session) -> Outcome:
     if turn.settings.staff_available:
         new = session.reset(keep=("tried", "topic"), state=State.HANDOFF)
         text = "I've asked a person from the support team to take over"
-        text += f" about {about}." if about else "."
+        text += f" about {about}" if about else ""
+        # A FAQ's title is a question: "about **Does it support IMAP?**" needs no full stop.
+        text += "" if text.rstrip("*”").endswith(("?", "!", ".")) else "."
         text += (
             " Write here anything they should know; they'll reply in this chat. "
             "Send /cancel to stop waiting."

@@ -1345,3 +1345,72 @@ def test_an_unreachable_staff_chat_hands_back_with_the_contact(
     assert "couldn't reach the support team" in all_text(outcome)
     assert "+1 555 0100" in all_text(outcome)
     assert kinds(outcome) == ["handoff.failed"]
+
+
+# -- wording ---------------------------------------------------------------------------------
+
+
+def every_outcome(engine: Engine, sessions: list[Session]) -> list[Outcome]:
+    """The outcome of every real event from every reachable session."""
+    return [
+        engine.handle(session, event, now=NOW)
+        for session in sessions
+        for event in real_events(engine.kb, session)
+    ]
+
+
+def test_no_reply_anywhere_ends_a_question_with_a_full_stop(
+    engine: Engine, reachable: list[Session]
+) -> None:
+    texts = [r.text for o in every_outcome(engine, reachable) for r in o.replies]
+
+    assert [t for t in texts if "?." in t or "?**." in t] == []
+
+
+def test_check_prompts_never_say_step_and_always_offer_back(
+    engine: Engine, reachable: list[Session]
+) -> None:
+    checks = [
+        r
+        for o in every_outcome(engine, reachable)
+        for r in o.replies
+        if r.text.startswith("**Check ")
+    ]
+
+    assert checks
+    assert [r.text for r in checks if "step" in r.text.lower()] == []
+    assert all(any(b.action is Action.BACK for b in r.buttons) for r in checks)
+
+
+def test_no_reply_uses_internal_state_names(engine: Engine, reachable: list[Session]) -> None:
+    texts = [r.text for o in every_outcome(engine, reachable) for r in o.replies]
+
+    assert [t for t in texts if "verify step" in t or "guide step" in t] == []
+
+
+def test_a_faq_offered_mid_walkthrough_is_called_a_question_not_a_problem(
+    engine: Engine,
+) -> None:
+    outcome = handle(
+        engine, SESSIONS[State.GUIDE], UserText(text="does alibaba mail support imap")
+    )
+
+    assert "different question" in all_text(outcome)
+    assert "different problem" not in all_text(outcome)
+
+
+def test_an_upset_message_gets_a_short_acknowledgement_first(engine: Engine) -> None:
+    outcome = handle(
+        engine,
+        engine.new_session(CHAT, now=NOW),
+        UserText(text="this is RIDICULOUS, error 552 AGAIN, fix it!!!"),
+    )
+
+    assert outcome.replies[0].text.startswith("I'm sorry this is causing you trouble")
+    assert outcome.session.state == State.GUIDE
+
+
+def test_the_hand_off_names_the_problem_the_user_came_with(engine: Engine) -> None:
+    outcomes = play(engine, [("user", "552"), ("user", "i want to talk to a human")])
+
+    assert "about **Cannot Receive New Emails Due to Full Mailbox**" in all_text(outcomes[-1])

@@ -22,13 +22,13 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
 from bot.channels.console import PROMPT, run_console
-from bot.core.acts import Act, ActReader, ActReading
+from bot.core.acts import Act, ActReader, ActReading, act_reader
 from bot.core.dialogue import DialogueSettings, Engine, descriptions
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Matcher
@@ -52,15 +52,22 @@ SEEN = Seen()
 RUN: set[str] = set()
 
 
-class RecordingActs(ActReader):
-    """The real act reader, noting every act it reads."""
+class RecordingActs:
+    """The real (shared, cached) act reader, noting every act it reads."""
+
+    def __init__(self, reader: ActReader) -> None:
+        self.reader = reader
 
     def read(self, text: str, **kwargs: Any) -> ActReading:
         """Read as usual and remember the act."""
-        reading = super().read(text, **kwargs)
+        reading = self.reader.read(text, **kwargs)
         if reading.act is not None:
             SEEN.acts.add(reading.act)
         return reading
+
+    def is_upset(self, text: str) -> bool:
+        """As the real reader."""
+        return self.reader.is_upset(text)
 
 
 class RecordingStore(MemoryStore):
@@ -105,7 +112,7 @@ class TypedInput(io.StringIO):
 @pytest.fixture(scope="module")
 def engines(kb: KnowledgeBase, matcher: Matcher) -> dict[bool, Engine]:
     """Engines with and without a support team, sharing one recording act reader."""
-    acts = RecordingActs(kb.dialogue, descriptions(kb))
+    acts = cast("ActReader", RecordingActs(act_reader(kb.dialogue, descriptions(kb))))
     return {
         staff: Engine(kb, matcher, DialogueSettings(staff_available=staff), acts=acts)
         for staff in (False, True)
