@@ -189,6 +189,21 @@ async def test_a_full_round_trip_in_reply_mode(
     assert ticket.rating == 5
 
 
+async def test_a_forum_where_topics_cannot_be_created_gets_root_messages(
+    forum_bot: RunningBot, fake_bot_api: FakeBotApi, kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    fake_bot_api.fail_next(
+        "createForumTopic", 400, description="Bad Request: not enough rights to create a topic"
+    )
+    opening = await hand_over(forum_bot, kb, matcher)
+
+    assert fake_bot_api.topics(STAFF) == {}
+    assert opening.message_thread_id is None
+    assert "Reply to this message" in opening.visible_text
+    (answer,) = await staff_says(forum_bot, "On it", reply_to=opening.message_id)
+    assert answer.visible_text.endswith("On it")
+
+
 async def test_a_sticker_and_a_voice_note_reach_the_staff_during_a_ticket(
     reply_bot: RunningBot, fake_bot_api: FakeBotApi, kb: KnowledgeBase, matcher: Matcher
 ) -> None:
