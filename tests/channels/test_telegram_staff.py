@@ -216,6 +216,32 @@ async def test_a_sticker_and_a_voice_note_reach_the_staff_during_a_ticket(
     assert [next(iter(m)) for m in media] == ["sticker", "voice"]  # type: ignore[arg-type]
 
 
+async def test_documents_travel_both_ways_with_their_captions(
+    forum_bot: RunningBot, fake_bot_api: FakeBotApi, kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    await hand_over(forum_bot, kb, matcher)
+    ((thread, _),) = fake_bot_api.topics(STAFF).items()
+
+    await forum_bot.turn(USER, fake_bot_api.send_document(USER, "bounce.eml", "the bounce"))
+    update = fake_bot_api.send_document(
+        STAFF,
+        "howto.pdf",
+        "step by step",
+        chat_type="supergroup",
+        user_id=STAFF_MEMBER,
+        thread_id=thread,
+    )
+    (howto,) = await forum_bot.turn(USER, update)
+
+    to_staff = fake_bot_api.last_message(STAFF)
+    assert to_staff.media is not None
+    assert to_staff.media["document"]["file_name"] == "bounce.eml"
+    assert to_staff.visible_text == "💬 Ticket 1: the bounce"
+    assert howto.media is not None
+    assert howto.media["document"]["file_name"] == "howto.pdf"
+    assert howto.visible_text == f"User {STAFF_MEMBER} (support team): step by step"
+
+
 async def test_without_a_ticket_a_photo_still_gets_describe_in_words(
     reply_bot: RunningBot, fake_bot_api: FakeBotApi
 ) -> None:

@@ -1952,11 +1952,18 @@ class FakeBotApi:
         *,
         user_id: int | None = None,
         chat_type: str = "private",
+        thread_id: int | None = None,
     ) -> int:
         """A user sends a document, optionally captioned; returns the update_id."""
         document = {**self._file_ids("doc"), "file_name": file_name, "file_size": 2048}
         return self._media(
-            chat_id, "document", document, caption, user_id=user_id, chat_type=chat_type
+            chat_id,
+            "document",
+            document,
+            caption,
+            user_id=user_id,
+            chat_type=chat_type,
+            thread_id=thread_id,
         )
 
     def send_sticker(
