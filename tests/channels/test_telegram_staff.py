@@ -413,7 +413,11 @@ async def test_a_non_member_cannot_close_a_ticket(
     ticket = reply_bot.store.get_ticket(1)
     assert ticket is not None
     assert ticket.is_open
-    assert [r.params["user_id"] for r in fake_bot_api.requests("getChatMember")] == [str(OUTSIDER)]
+    # A group administrator is a member too.
+    (rate,) = await staff_says(reply_bot, "/close", reply_to=opening.message_id, user_id=ADMIN)
+    assert len(rate.buttons) == 5
+    asked = [r.params["user_id"] for r in fake_bot_api.requests("getChatMember")]
+    assert asked == [str(OUTSIDER), str(ADMIN)]
 
 
 async def test_staff_and_admin_commands_from_others_get_the_unknown_command_reply(
