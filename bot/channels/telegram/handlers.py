@@ -187,24 +187,38 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         started = time.perf_counter()
         chat_id = str(chat.id)
         outcome, before = self._apply(chat_id, event, stored=stored)
-        # Masked, pseudonymised, with walkthrough progress (bot.core.journal).
-        await self.helpdesk.journal(chat_id, before, outcome)
         if self.metrics is not None:
             self.metrics.updates.labels(kind=type(event).__name__).inc()
-        outcome = await self._helpdesk_turn(context, update, event, before, outcome)
+        try:
+            shown = await self._helpdesk_turn(context, update, event, before, outcome)
+            await self._deliver(context, chat.id, shown, before, pressed)
+        finally:
+            # Masked, pseudonymised, with walkthrough progress (bot.core.journal); after the
+            # replies, so the user never waits for statistics.
+            await self.helpdesk.journal(chat_id, before, outcome)
+        if self.metrics is not None:
+            self.metrics.handle_seconds.observe(time.perf_counter() - started)
+
+    async def _deliver(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        outcome: Outcome,
+        before: Session,
+        pressed: int | None,
+    ) -> None:
+        """Send the replies and move the live keyboard to the newest prompt."""
         if not outcome.replies:
             return
-        sending = self._send_all(context, chat.id, outcome)
+        sending = self._send_all(context, chat_id, outcome)
         if before.prompt_ref and before.prompt_ref != str(pressed):
             # The old keyboard goes while the new messages are on their way (one round trip).
-            clear = self._clear_buttons(context, chat.id, int(before.prompt_ref))
+            clear = self._clear_buttons(context, chat_id, int(before.prompt_ref))
             prompt, _ = await _together(sending, clear)
         else:
             prompt = await sending
         if prompt != outcome.session.prompt_ref:
             self._remember_prompt(outcome.session, prompt)
-        if self.metrics is not None:
-            self.metrics.handle_seconds.observe(time.perf_counter() - started)
 
     def _apply(
         self, chat_id: str, event: Event, *, stored: tuple[Session | None] | tuple[()] = ()
