@@ -564,7 +564,8 @@ def faq_helped(turn: Turn, session: Session) -> Outcome:
     new = session.advance(step=1, misses=0)
     text = _("Glad it helped! Message me any time you have another mail problem.")
     if faq is not None and faq.problem:
-        text += " " + _("If you'd like the fix step by step, say **walk me through it**.")
+        walk = _("If you'd like the fix step by step, say **walk me through it**.")
+        text = _sentences(text, walk)
     return _outcome(new, Reply(text=text), log=log)
 
 
@@ -664,8 +665,8 @@ def next_step(turn: Turn, session: Session) -> Outcome:
     text = _("That was the last step in Alibaba Mail.")
     if problem.client_tips:
         # The guide's FAQ: configure both the email client and Alibaba Mail.
-        text += " " + compose.client_step_text(problem)
-    text += " " + _("Now let's check that it worked.")
+        text = _sentences(text, compose.client_step_text(problem))
+    text = _sentences(text, _("Now let's check that it worked."))
     return _outcome(new, Reply(text=text), current_prompt(turn.kb, new))
 
 
@@ -871,19 +872,20 @@ def start_handoff(turn: Turn, session: Session) -> Outcome:
         text = text.format(about=about)
         # A FAQ's title is a question: "about **Does it support IMAP?**" needs no full stop.
         text += "" if text.rstrip("*”").endswith(("?", "!", ".", "\uff1f")) else _(".")
-        text += " " + _(
-            "Write here anything they should know; they'll reply in this chat. "
-            "Send /cancel to stop waiting."
+        text = _sentences(
+            text,
+            _(
+                "Write here anything they should know; they'll reply in this chat. "
+                "Send /cancel to stop waiting."
+            ),
         )
     else:
         # Nobody would read a hand-off here: say where to go instead of waiting forever.
         new = session.reset(keep=("tried",))
-        text = " ".join(
-            (
-                _("No support team is connected to this chat, sorry."),
-                _fallback(turn, about),
-                _("Send /cancel to start over with me."),
-            )
+        text = _sentences(
+            _("No support team is connected to this chat, sorry."),
+            _fallback(turn, about),
+            _("Send /cancel to start over with me."),
         )
     detail = " | ".join(
         filter(None, [topic or "", place.replace("**", ""), *session.transcript[-6:]])
@@ -905,10 +907,9 @@ def _fallback(turn: Turn, about: str) -> str:
 def handoff_failed(turn: Turn, session: Session) -> Outcome:
     """The staff chat could not be reached: say so and where to go instead; back to the bot."""
     new = session.reset(keep=("tried",))
-    text = (
-        _("Sorry, I couldn't reach the support team just now.")
-        + " "
-        + _fallback(turn, _what_user_came_with(turn.kb, session))
+    text = _sentences(
+        _("Sorry, I couldn't reach the support team just now."),
+        _fallback(turn, _what_user_came_with(turn.kb, session)),
     )
     return _outcome(
         new, Reply(text=text), log=(LogRecord(kind="handoff.failed", topic=session.topic),)
@@ -1458,6 +1459,16 @@ def descriptions(kb: KnowledgeBase) -> tuple[str, ...]:
     documented = [e for b in bases for entry in (*b.problems, *b.faqs) for e in entry.examples]
     other = [e for b in bases for group in b.out_of_scope for e in group.examples if _long(e)]
     return (*documented, *other)
+
+
+def _sentences(*parts: str) -> str:
+    """Sentences one after another: a space after English ones, none after Chinese ones."""
+    out = ""
+    for part in parts:
+        if out and not out.endswith(("\u3002", "\uff01", "\uff1f", "\uff09")):
+            out += " "
+        out += part
+    return out
 
 
 def _word_count(text: str) -> int:
