@@ -1,9 +1,10 @@
-"""Wiring: the PTB application, webhook options and ``run_telegram``."""
+"""Wiring: the PTB application, the runtime (polling or webhook) and ``run_telegram``."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,12 +23,13 @@ from telegram.ext import (
 
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.logs import quiet_logging
-from bot.channels.telegram.ordering import PerChatUpdateProcessor
+from bot.channels.telegram.runtime import Runtime
+from bot.channels.telegram.webhook import GetRoute, WebhookServer
 from bot.config import Settings
 from bot.core.dialogue import Engine
 from bot.errors import ConfigError
 from bot.metrics import Metrics
-from bot.store import SessionStore
+from bot.store.aio import AsyncStore, open_async_store
 
 logger = logging.getLogger(__name__)
 
@@ -41,23 +43,52 @@ COMMANDS = (
 )
 ADMIN_COMMANDS = ("stats", "inbox")
 STAFF_COMMANDS = ("close",)
+# A slow Telegram that answers after 6 s has still sent the message: a short read timeout
+# would make the send look failed. Connecting is what fails fast when Telegram is down.
+READ_TIMEOUT_SECONDS = 20.0
+WRITE_TIMEOUT_SECONDS = 20.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+class _OneRetryOwner(logging.Filter):
+    """Drops the rate limiter's traceback for a 429 it hands on (``max_retries=0``).
+
+    The send policy owns 429s (waits ``retry_after`` once, for every send); the rate limiter
+    only paces requests. With no retries of its own it logs each 429 it passes up as an
+    exception, which would read like a crash.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for the "maximum of 0 retries" record."""
+        return not str(record.msg).startswith("Rate limit hit after maximum of")
 
 
 def build_application(
-    settings: Settings, engine: Engine, store: SessionStore, *, metrics: Metrics | None = None
+    settings: Settings,
+    engine: Engine,
+    store: AsyncStore,
+    *,
+    metrics: Metrics | None = None,
+    read_timeout: float | None = None,
 ) -> tuple[Application, TelegramChannel]:
-    """The PTB application with our handlers, rate limiter, ordering and error handler."""
+    """The PTB application with our handlers, pacing, timeouts and error handler."""
     channel = TelegramChannel(engine=engine, store=store, settings=settings, metrics=metrics)
     assert settings.token is not None
     builder = (
         ApplicationBuilder()
         .token(settings.token)
         .base_url(settings.api_url)
-        .concurrent_updates(PerChatUpdateProcessor())
+        .read_timeout(READ_TIMEOUT_SECONDS if read_timeout is None else read_timeout)
+        .write_timeout(WRITE_TIMEOUT_SECONDS)
+        .connect_timeout(CONNECT_TIMEOUT_SECONDS)
+        .updater(None)  # polling and the webhook are ours (bot.channels.telegram.runtime)
         .post_init(_post_init(channel))
     )
     if settings.rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
+        limiter_log = logging.getLogger("telegram.ext.AIORateLimiter")
+        if not any(isinstance(f, _OneRetryOwner) for f in limiter_log.filters):
+            limiter_log.addFilter(_OneRetryOwner())
     application = builder.build()
     command_names = [name for name, _ in COMMANDS] + list(ADMIN_COMMANDS + STAFF_COMMANDS)
     application.add_handler(
@@ -99,7 +130,7 @@ async def set_commands(application: Application) -> None:
 
 
 def webhook_options(settings: Settings) -> dict[str, Any]:
-    """Where the webhook server listens and what it tells Telegram (PTB's keyword names).
+    """Where the webhook server listens and what it tells Telegram.
 
     The local path is the path of ``BOT_WEBHOOK_URL``, so a reverse proxy can forward as is.
     """
@@ -118,21 +149,33 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
 
 def run_telegram(core: Any, settings: Settings) -> int:
     """Run the bot (polling, or a webhook when BOT_WEBHOOK_URL is set) until SIGINT/SIGTERM."""
-    from bot.store import open_store
-
     assert settings.token is not None
     quiet_logging(settings.token)
-    store = open_store(settings.store_url or settings.default_store_url)
+    asyncio.run(serve(core.engine, settings))
+    return 0
+
+
+async def serve(
+    engine: Engine, settings: Settings, *, routes: Mapping[str, GetRoute] | None = None
+) -> None:
+    """Open the store, start the runtime, poll or serve the webhook until stopped.
+
+    ``routes``: extra GET routes for the webhook server (``/healthz``...).
+    """
+    store = await open_async_store(settings.store_url or settings.default_store_url)
     metrics = None
     if settings.metrics is not None:
         metrics = Metrics()
         metrics.serve(*settings.metrics)
-    application, channel = build_application(settings, core.engine, store, metrics=metrics)
+    application, channel = build_application(settings, engine, store, metrics=metrics)
+    runtime = Runtime(application, channel, store)
+    runtime.stop_on_signals()
     try:
+        await runtime.start()
         if settings.webhook_url:
-            application.run_webhook(**webhook_options(settings))
+            await _serve_webhook(runtime, settings, routes or {})
         else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+            await runtime.poll()
     except InvalidToken:
         # PTB's message quotes the token: say which variable is wrong, not what it holds.
         raise ConfigError(
@@ -140,8 +183,45 @@ def run_telegram(core: Any, settings: Settings) -> int:
             "token from @BotFather"
         ) from None
     finally:
-        store.close()
+        await runtime.stop()
+        await store.close()
+        delivery = channel.delivery
         logger.info(
-            "stopped: %d replies sent, %d lost", channel.delivery.sent, channel.delivery.lost
+            "stopped: %d replies sent, %d lost, %d maybe delivered (not repeated), "
+            "%d skipped by flood control",
+            delivery.sent,
+            delivery.lost,
+            delivery.uncertain,
+            runtime.dropped,
         )
-    return 0
+
+
+async def start_webhook(
+    runtime: Runtime, settings: Settings, routes: Mapping[str, GetRoute] | None = None
+) -> WebhookServer:
+    """Listen on BOT_LISTEN and register BOT_WEBHOOK_URL with its secret; return the server."""
+    options = webhook_options(settings)
+    server = runtime.webhook_server(path=options["url_path"], secret=options["secret_token"])
+    for path, route in (routes or {}).items():
+        server.add_get(path, route)
+    await server.start(options["listen"], options["port"])
+    try:
+        await runtime.bot.set_webhook(
+            options["webhook_url"],
+            secret_token=options["secret_token"],
+            allowed_updates=list(Update.ALL_TYPES),
+        )
+    except BaseException:
+        await server.stop()
+        raise
+    return server
+
+
+async def _serve_webhook(
+    runtime: Runtime, settings: Settings, routes: Mapping[str, GetRoute]
+) -> None:
+    server = await start_webhook(runtime, settings, routes)
+    try:
+        await runtime.stopping.wait()
+    finally:
+        await server.stop()
