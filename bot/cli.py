@@ -228,7 +228,6 @@ def triage_record(result: MatchResult) -> dict[str, object]:
 
 def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
     """Classify each input line; one JSON object per line out."""
-    core = build_core(settings)
     stream: TextIO
     if args.file == "-":
         stream = sys.stdin
@@ -239,6 +238,8 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
             from bot.errors import ConfigError
 
             raise ConfigError(f"cannot read {args.file}: {err.strerror}") from err
+    # Built after the input is open: a missing file is reported without the build's wait.
+    core = build_core(settings)
     with stream:
         for line in stream:
             text = line.rstrip("\n")
@@ -251,6 +252,7 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Accuracy report for a labelled file (first messages, or in-flow acts with --acts)."""
+    from bot.core.loader import load_knowledge
     from bot.evaluation import advise, evaluate, load_cases
 
     if args.acts:
@@ -259,8 +261,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         from bot.errors import ConfigError
 
         raise ConfigError("eval needs a FILE of {text, label}, or --acts FILE")
+    # The files are checked before the matcher is built: a bad file fails at once.
+    kb = load_knowledge(settings.knowledge_dir)
+    cases = [case for path in args.file for case in load_cases(path, kb)]
     core = build_core(settings)
-    cases = [case for path in args.file for case in load_cases(path, core.kb)]
     report = evaluate(core.matcher, cases)
     advice, advice_report = advise(core.matcher, cases)
     if args.json:
