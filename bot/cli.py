@@ -160,12 +160,24 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Talk to the bot in the terminal."""
     from bot.channels.console import run_console
+    from bot.helpdesk import Helpdesk, HelpdeskSettings
     from bot.store import open_store
 
     core = build_core(settings)
     store = open_store(settings.store_url or "memory://")
+    # The same event log as on Telegram: masked, pseudonymised, kept by age.
+    helpdesk = Helpdesk(
+        store, HelpdeskSettings(retention_days=settings.retention_days, salt=settings.salt)
+    )
     try:
-        run_console(core.engine, store, stdin=sys.stdin, stdout=sys.stdout, clock=time.time)
+        run_console(
+            core.engine,
+            store,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            clock=time.time,
+            journal=helpdesk.journal,
+        )
     finally:
         store.close()
     return 0
