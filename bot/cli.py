@@ -48,6 +48,7 @@ def build_core(settings: Settings, *, staff_available: bool = False) -> Core:
     from bot.core.dialogue import DialogueSettings, Engine
     from bot.core.loader import load_knowledge
     from bot.core.matching import Matcher
+    from bot.locale import load_translators
 
     kb = load_knowledge(settings.knowledge_dir)
     matcher = Matcher.from_knowledge(kb, settings.match)
@@ -59,6 +60,7 @@ def build_core(settings: Settings, *, staff_available: bool = False) -> Core:
             staff_available=staff_available,
             fallback_contact=settings.fallback_contact,
         ),
+        translators=load_translators(),
     )
     return Core(settings=settings, kb=kb, matcher=matcher, engine=engine)
 

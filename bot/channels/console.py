@@ -32,8 +32,9 @@ def read_event(line: str, buttons: tuple[Button, ...], version: int) -> Event:
     if text.isdigit() and buttons and 1 <= int(text) <= len(buttons):
         button = buttons[int(text) - 1]
         return ButtonPress(action=button.action, version=version, arg=button.arg)
-    if text.startswith("/") and len(text) > 1 and " " not in text:
-        return Command(name=text[1:].split("@")[0])
+    if text.startswith("/") and len(text) > 1 and not text[1].isspace():
+        name, _, arg = text[1:].partition(" ")
+        return Command(name=name.split("@")[0], arg=arg.strip())
     return UserText(text=text)
 
 
