@@ -84,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     kb_sub = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
     validate = kb_sub.add_parser("validate", help="check the knowledge files, list every error")
     validate.add_argument("directory", nargs="?", type=Path, help="knowledge folder")
+    health = sub.add_parser(
+        "health", help="ask a running bot's /healthz (or /readyz) on BOT_METRICS; exit 0 if fine"
+    )
+    health.add_argument("--ready", action="store_true", help="readiness instead of liveness")
     return parser
 
 
@@ -139,6 +143,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.token:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather")
     from bot.channels.telegram import run_telegram
+    from bot.ops.logging import configure_logging
+
+    configure_logging(
+        level=settings.log_level,
+        log_format=settings.log_format,
+        user_text=settings.log_user_text,
+    )
 
     core = build_core(settings, staff_available=settings.staff_chat is not None)
     return run_telegram(core, settings)
@@ -333,6 +344,24 @@ def cmd_kb(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """Ask the running bot whether it is alive (or ready): for container health checks."""
+    from bot.errors import ConfigError
+    from bot.ops.health import probe_http
+
+    if settings.metrics is None:
+        raise ConfigError(
+            "BOT_METRICS is off; the health checks are served on the metrics address"
+        )
+    host, port = settings.metrics
+    if host in ("0.0.0.0", "", "::", "[::]"):
+        host = "127.0.0.1"
+    path = "/readyz" if args.ready else "/healthz"
+    ok, line = probe_http(f"http://{host}:{port}{path}")
+    print(line, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
 COMMANDS = {
     "chat": cmd_chat,
     "run": cmd_run,
@@ -340,4 +369,5 @@ COMMANDS = {
     "triage": cmd_triage,
     "eval": cmd_eval,
     "kb": cmd_kb,
+    "health": cmd_health,
 }

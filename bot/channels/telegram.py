@@ -67,7 +67,9 @@ from bot.core.matching import Decision, Matcher
 from bot.core.replies import Button, Reply
 from bot.core.session import Session, State
 from bot.errors import ConfigError, StoreError
-from bot.metrics import Metrics
+from bot.ops.bot_api import api_origin, probe_get_me, wait_for_bot_api
+from bot.ops.metrics import Metrics
+from bot.ops.runtime import start_ops
 from bot.store import SessionStore
 
 logger = logging.getLogger(__name__)
@@ -374,11 +376,8 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None:
             return
-        started = time.perf_counter()
         chat_id = str(chat.id)
         outcome, before = self._apply(chat_id, event, stored=stored)
-        if self.metrics is not None:
-            self.metrics.updates.labels(kind=type(event).__name__).inc()
         if outcome.escalated:
             await self._open_ticket(context, chat, outcome)
         if outcome.session.state is State.HANDOFF and isinstance(event, UserText):
@@ -394,8 +393,6 @@ class TelegramChannel:
             prompt = await sending
         if prompt != outcome.session.prompt_ref:
             self._remember_prompt(outcome.session, prompt)
-        if self.metrics is not None:
-            self.metrics.handle_seconds.observe(time.perf_counter() - started)
 
     def _apply(
         self, chat_id: str, event: Event, *, stored: tuple[Session | None] | tuple[()] = ()
@@ -891,11 +888,16 @@ def run_telegram(core: Any, settings: Settings) -> int:
     assert settings.token is not None
     quiet_logging(settings.token)
     store = open_store(settings.store_url or settings.default_store_url)
-    metrics = None
-    if settings.metrics is not None:
-        metrics = Metrics()
-        metrics.serve(*settings.metrics)
-    application, channel = build_application(settings, core.engine, store, metrics=metrics)
+    ops = start_ops(
+        settings,
+        topics=tuple({core.kb.topic_of(i) for i in core.kb.ids}),
+        knowledge=f"{len(core.kb.ids)} entries",
+    )
+    store = ops.wrap_store(store)
+    where = api_origin(settings.api_url)
+    # One line per failed attempt while the Bot API is unreachable; exit 2 on a rejected token.
+    asyncio.run(wait_for_bot_api(probe_get_me(settings.token, settings.api_url), where=where))
+    application, channel = build_application(settings, core.engine, store, metrics=ops.metrics)
     try:
         if settings.webhook_url:
             application.run_webhook(**webhook_options(settings))
@@ -909,6 +911,7 @@ def run_telegram(core: Any, settings: Settings) -> int:
         ) from None
     finally:
         store.close()
+        ops.stop()
         logger.info(
             "stopped: %d replies sent, %d lost", channel.delivery.sent, channel.delivery.lost
         )
