@@ -101,10 +101,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             from dataclasses import replace
 
             settings = replace(settings, knowledge_dir=args.knowledge)
-        logging.basicConfig(
-            level=settings.log_level if args.command == "run" else logging.WARNING,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        if args.command != "run":
+            # ``run`` sets up its own logging (bot.ops.logging: levels, format, JSON).
+            logging.basicConfig(
+                level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
         return COMMANDS[args.command](args, settings)
     except BotError as err:
         print(f"alimail-bot: {err}", file=sys.stderr)

@@ -82,6 +82,8 @@ def configure_logging(
     root.setLevel(numeric)
     for name, floor in LIBRARY_FLOORS.items():
         logging.getLogger(name).setLevel(max(floor, numeric))
+    # Library warnings (PTBUserWarning...) as log records: a JSON log stays all JSON.
+    logging.captureWarnings(True)
     # User text needs both: DEBUG on, and the operator's explicit consent.
     logging.getLogger(USER_TEXT_LOGGER).disabled = not user_text
     return handler

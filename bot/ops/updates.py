@@ -143,3 +143,15 @@ class UpdateObserver:
             metrics.count_transition(trace.state_from, trace.state_to)
         if trace.error:
             metrics.update_errors.inc()
+
+
+def note_conversation(
+    *, state_before: str, state_after: str, decision: str | None, topic: str | None
+) -> None:
+    """Tell the current update's trace what the conversation did (no-op outside a trace)."""
+    trace = current_trace()
+    if trace is None:
+        return
+    trace.note_state(state_before, state_after)
+    if decision is not None:
+        trace.note_decision(decision, topic)

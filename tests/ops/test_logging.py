@@ -32,6 +32,7 @@ def stream() -> Iterator[io.StringIO]:
     for name, level in saved[1].items():
         logging.getLogger(name).setLevel(level)
     logging.getLogger("bot.user_text").disabled = False
+    logging.captureWarnings(False)
 
 
 def configure(
