@@ -12,7 +12,7 @@ With ``--same-calls`` it makes the support bot's Bot API calls instead, told by 
 how many replies each update gets: a text ``"N|words"`` or a press with data ``"echo:N"``
 gets N replies (the last with buttons), and the keyboard of its previous reply is removed, as
 the support bot removes a step's buttons when the conversation moves on; the calls of one
-update run concurrently, as in ``bot/channels/telegram.py``. The gap left to the support bot
+update run concurrently, as in ``bot/channels/telegram/``. The gap left to the support bot
 is then only its own work: engine, session store, rendering.
 
 Run: ``TELEGRAM_BOT_TOKEN=... TELEGRAM_API_URL=http://127.0.0.1:PORT/bot python bench/echo_bot.py``

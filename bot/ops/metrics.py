@@ -96,7 +96,7 @@ class ApiResult(StrEnum):
 COMMANDS = ("start", "help", "topics", "cancel", "human", "language", "forget", "close", "stats")
 COMMANDS += ("inbox",)
 # Store methods timed by ``instrument_store``; a method not listed is timed as "other".
-STORE_OPERATIONS = ("get", "put", "delete", "log_event", "event_counts", "probe")
+STORE_OPERATIONS = ("get", "put", "delete", "log_event", "event_counts")
 # The event-log kinds the engine writes (bot.core.dialogue); unknown kinds are still counted.
 EVENT_KINDS = (
     "matcher.decision",

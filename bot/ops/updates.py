@@ -16,8 +16,9 @@ import contextlib
 import contextvars
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from bot.ops.logging import Pseudonyms, fields
 from bot.ops.metrics import Metrics, UpdateKind
@@ -96,11 +97,16 @@ class UpdateObserver:
 
     @contextlib.contextmanager
     def observe(
-        self, *, kind: UpdateKind, chat_id: int | str | None, sent_at: float | None = None
+        self,
+        *,
+        kind: UpdateKind,
+        chat_id: int | str | None,
+        sent_at: float | None = None,
+        command: str | None = None,
     ) -> Iterator[UpdateTrace]:
         """Trace one update from taking it to its last reply; log and count at the end."""
         chat = "-" if chat_id is None else self.pseudonyms(chat_id)
-        trace = UpdateTrace(kind=kind, chat=chat)
+        trace = UpdateTrace(kind=kind, chat=chat, command=command)
         token = _current.set(trace)
         started = time.perf_counter()
         if self.metrics is not None and sent_at is not None:
@@ -145,13 +151,16 @@ class UpdateObserver:
             metrics.update_errors.inc()
 
 
-def note_conversation(
-    *, state_before: str, state_after: str, decision: str | None, topic: str | None
-) -> None:
-    """Tell the current update's trace what the conversation did (no-op outside a trace)."""
+def note_outcome(state_before: str, state_after: str, log: Iterable[Any]) -> None:
+    """Tell the current update's trace what the conversation did (no-op outside a trace).
+
+    ``log`` is the engine's event-log records: the ``matcher.decision`` one carries the
+    decision (its detail) and the topic.
+    """
     trace = current_trace()
     if trace is None:
         return
     trace.note_state(state_before, state_after)
-    if decision is not None:
-        trace.note_decision(decision, topic)
+    for record in log:
+        if record.kind == "matcher.decision":
+            trace.note_decision(record.detail, record.topic)
