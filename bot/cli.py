@@ -1,4 +1,4 @@
-"""The ``alimail-bot`` command line: chat, run, ask, triage, eval and kb validate.
+"""The ``alimail-bot`` command line: chat, run, ask, triage, eval, kb validate, inbox, report.
 
 Every error a user can cause ends here as one line on stderr and exit code 2; anything else is
 a bug: exit code 1, with the traceback at debug log level.
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.config import MatchSettings, Settings
+from bot.config import Settings
+from bot.core.settings import MatchSettings
 from bot.errors import BotError
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from bot.core.knowledge import KnowledgeBase
     from bot.core.matching import Matcher, MatchResult
     from bot.evaluation import Report
+    from bot.reports.report import Report as ReportFigures
+    from bot.store.records import EventRecord
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ def build_core(settings: Settings, *, staff_available: bool = False) -> Core:
         DialogueSettings(
             timeout_seconds=settings.session_timeout_minutes * 60,
             staff_available=staff_available,
+            fallback_contact=settings.fallback_contact,
         ),
     )
     return Core(settings=settings, kb=kb, matcher=matcher, engine=engine)
@@ -88,7 +92,35 @@ def _parser() -> argparse.ArgumentParser:
         "health", help="ask a running bot's /healthz (or /readyz) on BOT_METRICS; exit 0 if fine"
     )
     health.add_argument("--ready", action="store_true", help="readiness instead of liveness")
+    inbox = sub.add_parser("inbox", help="questions the bot got wrong or could not place, grouped")
+    inbox.add_argument("--days", type=_days, default=30.0, help="how far back (default 30)")
+    inbox.add_argument("--json", action="store_true", help="machine-readable output")
+    inbox.add_argument(
+        "--suggest",
+        type=Path,
+        default=Path(SUGGESTIONS_FILE),
+        help=f"where to write the suggested knowledge edits (default {SUGGESTIONS_FILE})",
+    )
+    report = sub.add_parser("report", help="usage report: resolution, drop-off, hand-offs")
+    report.add_argument("--days", type=_days, default=7.0, help="how far back (default 7)")
+    report.add_argument(
+        "--format", choices=("text", "json", "csv", "html"), default="text", help="output format"
+    )
+    report.add_argument("--out", type=Path, help="write to this file instead of the terminal")
     return parser
+
+
+SUGGESTIONS_FILE = "knowledge-suggestions.yaml"
+
+
+def _days(raw: str) -> float:
+    try:
+        days = float(raw)
+    except ValueError:
+        days = -1.0
+    if not 0 < days <= 3650:
+        raise argparse.ArgumentTypeError(f"expected a number of days above 0, got {raw!r}")
+    return days
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -258,6 +290,7 @@ def _thresholds(m: MatchSettings) -> dict[str, float]:
         "clarify_floor": m.clarify_floor,
         "band": m.band,
         "oos_margin": m.oos_margin,
+        "oos_answer_margin": m.oos_answer_margin,
         "oos_weight": m.oos_weight,
     }
 
@@ -363,6 +396,80 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if ok else 1
 
 
+def _events(settings: Settings, days: float) -> list[EventRecord]:
+    from bot.store import open_store
+
+    store = open_store(settings.store_url or settings.default_store_url)
+    try:
+        return store.events(since=time.time() - days * 86_400)
+    finally:
+        store.close()
+
+
+def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
+    """Group what the bot could not place; write suggested knowledge edits for review."""
+    from datetime import UTC, datetime
+
+    from bot.errors import ConfigError
+    from bot.reports.inbox import build_inbox, format_text, suggestions_yaml, to_json
+
+    target = args.suggest.resolve()
+    knowledge = settings.knowledge_dir.resolve()
+    if target == knowledge or knowledge in target.parents:
+        raise ConfigError(
+            f"--suggest {args.suggest} is inside the knowledge folder; suggestions are for "
+            "review: write them elsewhere and paste what is right"
+        )
+    core = build_core(settings)
+    groups = build_inbox(_events(settings, args.days), core.matcher, core.kb)
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        args.suggest.write_text(
+            suggestions_yaml(groups, days=args.days, generated=generated), encoding="utf-8"
+        )
+    except OSError as err:
+        raise ConfigError(f"cannot write {args.suggest}: {err.strerror}") from err
+    if args.json:
+        data = to_json(groups, days=args.days)
+        data["suggestions_file"] = str(args.suggest)
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print(format_text(groups, days=args.days))
+        print(f"\nSuggested knowledge edits: {args.suggest} (review, then paste)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """The usage report in text, JSON, CSV or one self-contained HTML file."""
+    from bot.errors import ConfigError
+    from bot.reports.inbox import build_inbox
+    from bot.reports.report import build_report
+
+    core = build_core(settings)
+    events = _events(settings, args.days)
+    inbox = build_inbox(events, core.matcher, core.kb)
+    report = build_report(events, core.kb, days=args.days, until=time.time(), inbox=inbox)
+    text = render_report(report, args.format)
+    if args.out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot write {args.out}: {err.strerror}") from err
+    print(f"report written to {args.out}")
+    return 0
+
+
+def render_report(report: ReportFigures, form: str) -> str:
+    """The report in one of the output formats."""
+    from bot.reports.html import format_html
+    from bot.reports.report import format_csv, format_json, format_text
+
+    formats = {"text": format_text, "json": format_json, "csv": format_csv, "html": format_html}
+    return formats[form](report)
+
+
 COMMANDS = {
     "chat": cmd_chat,
     "run": cmd_run,
@@ -371,4 +478,6 @@ COMMANDS = {
     "eval": cmd_eval,
     "kb": cmd_kb,
     "health": cmd_health,
+    "inbox": cmd_inbox,
+    "report": cmd_report,
 }

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from bot.core.settings import MatchSettings
 from bot.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
@@ -21,19 +24,6 @@ class LogFormat(StrEnum):
 
     TEXT = "text"
     JSON = "json"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MatchSettings:
-    """Decision thresholds of the matcher (calibrated with ``alimail-bot eval``)."""
-
-    answer_floor: float = 0.20
-    margin: float = 0.02
-    clarify_floor: float = 0.08
-    band: float = 0.12
-    oos_margin: float = -0.04
-    oos_weight: float = 0.0
-    max_choices: int = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,13 +46,18 @@ class Settings:
     log_user_text: bool = False
     rate_limit: bool = True
     session_timeout_minutes: float = 30.0
+    # The people behind the bot (issue 8): how long events and closed tickets are kept, where
+    # users go when no staff chat answers, and the salt that pseudonymises chat ids in events.
+    retention_days: int = 90
+    fallback_contact: str | None = None
+    event_salt: str | None = None  # None: derived from the token; "" (BOT_EVENT_SALT=off): none
     match: MatchSettings = field(default_factory=MatchSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read and validate every variable; raise ConfigError naming the first bad one."""
-        # Imported here: bot.core imports MatchSettings from this module, and the core must
-        # not pull in the store layer.
+        # Imported here: the CLI's ask/eval paths load this module and must not pull in the
+        # store layer.
         from bot.store import default_store_url
 
         token = environ.get("TELEGRAM_BOT_TOKEN") or None
@@ -105,6 +100,12 @@ class Settings:
             raise ConfigError(
                 f"BOT_LOG_FORMAT has value {environ['BOT_LOG_FORMAT']!r}; expected text or json"
             )
+        contact = (environ.get("BOT_FALLBACK_CONTACT") or "").strip() or None
+        if contact is not None and (len(contact) > 300 or "\n" in contact):
+            raise ConfigError(
+                f"BOT_FALLBACK_CONTACT has value {contact[:40]!r}...; expected one line of at "
+                "most 300 characters (an address, a phone number or a URL)"
+            )
         return cls(
             token=token,
             api_url=api_url,
@@ -126,7 +127,22 @@ class Settings:
             session_timeout_minutes=_parse_minutes(
                 "BOT_SESSION_TIMEOUT", environ.get("BOT_SESSION_TIMEOUT"), 30.0
             ),
+            retention_days=_parse_days("BOT_RETENTION_DAYS", environ.get("BOT_RETENTION_DAYS")),
+            fallback_contact=contact,
+            event_salt=_parse_salt("BOT_EVENT_SALT", environ.get("BOT_EVENT_SALT")),
         )
+
+    @property
+    def salt(self) -> str:
+        """The secret that pseudonymises chat ids in the event log ("" when switched off).
+
+        Unset, it is derived from the bot token, a secret every replica already shares; a
+        console or CLI session without a token uses a fixed local salt.
+        """
+        if self.event_salt is not None:
+            return self.event_salt
+        seed = self.token or "alimail-bot-local"
+        return hmac.new(seed.encode(), b"alimail-bot event salt", hashlib.sha256).hexdigest()
 
 
 def default_knowledge_dir() -> Path:
@@ -195,3 +211,25 @@ def _parse_minutes(name: str, raw: str | None, default: float) -> float:
     if not 0 < minutes <= 60 * 24 * 30:
         raise ConfigError(f"{name} has value {raw!r}; expected minutes, a number above 0")
     return minutes
+
+
+def _parse_days(name: str, raw: str | None) -> int:
+    if not raw:
+        return 90
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 3650:
+        raise ConfigError(f"{name} has value {raw!r}; expected whole days from 1 to 3650")
+    return int(raw)
+
+
+def _parse_salt(name: str, raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if raw.strip().lower() == "off":
+        return ""
+    if len(raw) < 16 or any(ch.isspace() for ch in raw):
+        # A secret: named, never echoed.
+        raise ConfigError(
+            f"{name} is too weak; expected at least 16 characters without spaces "
+            "(e.g. from `openssl rand -hex 16`), or off"
+        )
+    return raw

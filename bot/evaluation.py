@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bot.config import MatchSettings
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import (
     CLARIFY_SHARE,
@@ -27,6 +26,7 @@ from bot.core.matching import (
     MatchResult,
     decide,
 )
+from bot.core.settings import MatchSettings
 from bot.errors import ConfigError
 
 NONE = "none"
@@ -220,26 +220,36 @@ def advise(matcher: Matcher, cases: list[Case]) -> tuple[MatchSettings, Report]:
     # A near tie is never answered: the margin starts above zero by design.
     margins = np.arange(0.02, 0.16, 0.02)
     clarify_floors = np.arange(0.08, 0.50, 0.02)
-    oos_margins = (-0.04, 0.0, 0.04)
-    oos_weights = (0.0, 0.25, 0.5, 0.75, 1.0)
+    oos_margins = (0.0, 0.04, 0.08, 0.12, 0.16)
+    oos_answer_margins = (-0.04, 0.0, 0.04, 0.08, 0.12)
+    oos_weights = (0.0, 0.25, 0.5)
     # Both floors are swept at once as array axes (answer floor x clarify floor x case); the
-    # three smaller axes stay a loop. objective[a, m, c, om, ow] follows the grid order.
+    # four smaller axes stay a loop. objective[a, m, c, om, oa, ow] follows the grid order.
     shape = (len(answer_floors), len(margins), len(clarify_floors), len(oos_margins))
-    objective = np.empty((*shape, len(oos_weights)))
+    objective = np.empty((*shape, len(oos_answer_margins), len(oos_weights)))
     a_floor = answer_floors[:, None]
     c_floor = clarify_floors[None, :, None]
     floor = np.maximum(clarify_floors[:, None] * CLARIFY_SHARE, top - base.band)
     in_choices = ((rank < base.max_choices) & (label_score >= floor))[None]
-    for (m, margin), (om, oos_margin), (ow, oos_weight) in itertools.product(
-        enumerate(margins), enumerate(oos_margins), enumerate(oos_weights)
+    exact_answer = exact & (oos <= text_top + EXACT_OOS_MARGIN)
+    exact_clarify = exact & ~exact_answer
+    # How far the best out-of-scope group leads the best topic (-1 when there is none).
+    oos_lead = np.where(oos >= 0, oos - top, -1.0)
+    for (m, margin), (om, oos_margin), (oa, oos_answer_margin), (
+        ow,
+        oos_weight,
+    ) in itertools.product(
+        enumerate(margins),
+        enumerate(oos_margins),
+        enumerate(oos_answer_margins),
+        enumerate(oos_weights),
     ):
         effective = top - oos_weight * np.maximum(oos, 0.0)
-        exact_answer = exact & (oos <= text_top + EXACT_OOS_MARGIN)
-        exact_clarify = exact & ~exact_answer
-        rejected_oos = ~exact & (oos >= 0) & (oos >= top + oos_margin)
+        rejected_oos = ~exact & (oos_lead >= oos_margin)
         rest = ~exact & ~rejected_oos
+        clear_of_oos = -oos_lead >= oos_answer_margin
         answer = exact_answer | (
-            rest & enough_words & (effective >= a_floor) & (top - second >= margin)
+            rest & enough_words & clear_of_oos & (effective >= a_floor) & (top - second >= margin)
         )
         answer3 = answer[:, None, :]
         clarify = exact_clarify | (rest & ~answer3 & (effective >= c_floor))
@@ -247,26 +257,27 @@ def advise(matcher: Matcher, cases: list[Case]) -> tuple[MatchSettings, Report]:
         correct = in_scope & answer & top_right
         rejected = ~in_scope & ~answer3 & ~clarify
         wrong = answer & (~in_scope | ~top_right)
-        objective[:, m, :, om, ow] = (
+        objective[:, m, :, om, oa, ow] = (
             right_first.sum(axis=-1) / n_in
             + rejected.sum(axis=-1) / n_out
             + (0.5 * correct.sum(axis=-1) / n_in)[:, None]
             - (5 * wrong.sum(axis=-1) / n)[:, None]
         )
     # The first grid point that beats every earlier one by more than rounding noise wins.
-    valid = (clarify_floors[None, :] <= answer_floors[:, None])[:, None, :, None, None]
+    valid = (clarify_floors[None, :] <= answer_floors[:, None])[:, None, :, None, None, None]
     values = np.where(valid, objective, -np.inf).ravel().tolist()
     best_index, best_value = 0, -np.inf
     for index, value in enumerate(values):
         if value > best_value + 1e-9:
             best_index, best_value = index, value
-    a, m, c, om, ow = np.unravel_index(best_index, objective.shape)
+    a, m, c, om, oa, ow = np.unravel_index(best_index, objective.shape)
     settings = replace(
         base,
         answer_floor=round(float(answer_floors[a]), 2),
         margin=round(float(margins[m]), 2),
         clarify_floor=round(float(clarify_floors[c]), 2),
         oos_margin=float(oos_margins[om]),
+        oos_answer_margin=float(oos_answer_margins[oa]),
         oos_weight=float(oos_weights[ow]),
     )
     return settings, aggregate(kb, cases, [redecide(r, settings) for r in results])

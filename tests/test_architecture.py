@@ -1,6 +1,6 @@
-"""Arrows point inward: ``bot/core`` imports no transport, store or I/O module, reads no
-environment, files or clock (the loader alone reads files), and the CLI starts without
-importing Telegram."""
+"""Arrows point inward: ``bot/core`` imports no transport, store, configuration or I/O
+module, reads no environment, files or clock (the loader alone reads files), and the CLI
+starts without importing Telegram."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ CORE_MODULES = sorted(CORE.glob("*.py"))
 
 FORBIDDEN_IMPORTS = (
     "telegram",
+    # Configuration is read at the edge; the core gets plain values (MatchSettings is core).
+    "bot.config",
+    "bot.cli",
     "bot.channels",
     "bot.store",
     "httpx",
@@ -108,6 +111,8 @@ def test_core_modules_read_no_environment_files_or_clock(path: Path) -> None:
         ("from telegram.ext import Application\n", ["telegram.ext"]),
         ("from ..store import open_store\n", ["bot.store"]),
         ("from bot import channels\n", ["bot.channels"]),
+        ("from bot.config import Settings\n", ["bot.config"]),
+        ("from bot import config\n", ["bot.config"]),
         ("import asyncio.locks\n", ["asyncio.locks"]),
         ("import ossaudiodev\nimport redistribution\n", []),
     ],

@@ -29,6 +29,9 @@ def test_an_empty_environment_gives_the_defaults() -> None:
     assert settings.log_user_text is False
     assert settings.rate_limit is True
     assert settings.session_timeout_minutes == 30.0
+    assert settings.retention_days == 90
+    assert settings.fallback_contact is None
+    assert settings.event_salt is None
 
 
 VARIABLES = [
@@ -46,6 +49,9 @@ VARIABLES = [
     "BOT_SESSION_TIMEOUT",
     "BOT_LOG_FORMAT",
     "BOT_LOG_USER_TEXT",
+    "BOT_RETENTION_DAYS",
+    "BOT_FALLBACK_CONTACT",
+    "BOT_EVENT_SALT",
 ]
 
 
@@ -90,6 +96,10 @@ GOOD = [
     ("BOT_LOG_FORMAT", "TEXT", "log_format", LogFormat.TEXT),
     ("BOT_LOG_USER_TEXT", "on", "log_user_text", True),
     ("BOT_LOG_USER_TEXT", "off", "log_user_text", False),
+    ("BOT_RETENTION_DAYS", "30", "retention_days", 30),
+    ("BOT_FALLBACK_CONTACT", " helpdesk@example.com ", "fallback_contact", "helpdesk@example.com"),
+    ("BOT_EVENT_SALT", "0123456789abcdef0123", "event_salt", "0123456789abcdef0123"),
+    ("BOT_EVENT_SALT", "off", "event_salt", ""),
 ]
 
 
@@ -131,6 +141,9 @@ BAD = [
     ("BOT_SESSION_TIMEOUT", "1e9"),
     ("BOT_LOG_FORMAT", "logfmt"),
     ("BOT_LOG_USER_TEXT", "sometimes"),
+    ("BOT_RETENTION_DAYS", "0"),
+    ("BOT_RETENTION_DAYS", "forever"),
+    ("BOT_RETENTION_DAYS", "90.5"),
 ]
 
 
@@ -153,6 +166,8 @@ SECRETS = [
     ("TELEGRAM_BOT_TOKEN", "bot" + TOKEN),
     ("BOT_WEBHOOK_SECRET", "has spaces and !"),
     ("BOT_WEBHOOK_SECRET", "x" * 257),
+    ("BOT_EVENT_SALT", "short"),
+    ("BOT_EVENT_SALT", "long enough but spaced"),
 ]
 
 
@@ -187,3 +202,18 @@ def test_settings_are_frozen() -> None:
 
     with pytest.raises(AttributeError):
         settings.token = TOKEN  # type: ignore[misc]
+
+
+def test_the_event_salt_is_derived_from_the_token_unless_set() -> None:
+    from_token = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN}).salt
+    other = Settings.from_env({"TELEGRAM_BOT_TOKEN": TOKEN.replace("1", "2")}).salt
+
+    assert from_token != other
+    assert TOKEN not in from_token
+    assert Settings.from_env({"BOT_EVENT_SALT": "x" * 16}).salt == "x" * 16
+    assert Settings.from_env({"BOT_EVENT_SALT": "off"}).salt == ""
+
+
+def test_a_multi_line_fallback_contact_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"^BOT_FALLBACK_CONTACT .*one line"):
+        Settings.from_env({"BOT_FALLBACK_CONTACT": "call\nus"})

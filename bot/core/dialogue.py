@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz, process
 
-from bot.core import compose
+from bot.core import compose, tickets
 from bot.core.events import ButtonPress, Command, Event, UserText
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
 from bot.core.matching import Decision, Matcher, MatchResult
@@ -35,6 +35,9 @@ from bot.core.text import clean, words
 TEXT = "text"
 START = "start"
 HELP = "help"
+WHY = "why"  # marks "what went wrong?" after a 👎 in ``Session.asked``
+CLOSED = "closed"  # staff closed the hand-off (sent by the channel, never typed)
+UNREACHABLE = "unreachable"  # the staff chat could not be reached (sent by the channel)
 NONE_REPEAT_LIMIT = 2
 INTENT_MAX_WORDS = 6
 
@@ -255,6 +258,8 @@ class DialogueSettings:
 
     timeout_seconds: float = 30 * 60
     staff_available: bool = False
+    # Where to go when no person can take over (BOT_FALLBACK_CONTACT), said as it is.
+    fallback_contact: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -488,7 +493,19 @@ def not_my_question(turn: Turn, session: Session) -> Outcome:
     new = session.advance(state=State.IDLE, topic=None, misses=session.misses + 1)
     text = "Sorry about that. Tell me more in your own words, or pick one of these:"
     buttons = (*topic_buttons(turn.kb), Button(label="🙋 Talk to a person", action=Action.HUMAN))
-    return _outcome(new, Reply(text=text, buttons=buttons))
+    topic = turn.kb.topic_of(session.topic) if session.topic else None
+    log = (
+        LogRecord(kind="dialogue.not_my_question", topic=topic, detail=_question(turn, session)),
+    )
+    return _outcome(new, Reply(text=text, buttons=buttons), log=log)
+
+
+def _question(turn: Turn, session: Session) -> str:
+    """The user's question before this turn's own words (what a refusal is about)."""
+    lines = [line[len("user: ") :] for line in session.transcript if line.startswith("user: ")]
+    if turn.text and lines:
+        lines = lines[:-1]  # this turn's "none of these" / "not my question"
+    return lines[-1] if lines else ""
 
 
 def clarify_text(turn: Turn, session: Session) -> Outcome:
@@ -523,7 +540,8 @@ def clarify_none(turn: Turn, session: Session) -> Outcome:
         "(WebMail, Outlook, your phone...). Or talk to a person."
     )
     buttons = (Button(label="🙋 Talk to a person", action=Action.HUMAN),)
-    return _outcome(new, Reply(text=text, buttons=buttons))
+    log = (LogRecord(kind="dialogue.refused", detail=_question(turn, session)),)
+    return _outcome(new, Reply(text=text, buttons=buttons), log=log)
 
 
 def next_step(turn: Turn, session: Session) -> Outcome:
@@ -621,8 +639,8 @@ def resolved(turn: Turn, session: Session) -> Outcome:
     topic = session.topic
     new = session.advance(state=State.IDLE, topic=None, step=0, tried=(), offer=None, misses=0)
     buttons = (
-        Button(label="👍 Helpful", action=Action.RATE, arg="up"),
-        Button(label="👎 Not helpful", action=Action.RATE, arg="down"),
+        Button(label="👍 Helpful", action=Action.RATE, arg=f"up:{topic or ''}"),
+        Button(label="👎 Not helpful", action=Action.RATE, arg=f"down:{topic or ''}"),
     )
     return _outcome(
         new,
@@ -720,14 +738,32 @@ def start_handoff(turn: Turn, session: Session) -> Outcome:
         # Nobody would read a hand-off here: say where to go instead of waiting forever.
         new = session.advance(state=State.IDLE, step=0, candidates=(), offer=None)
         text = (
-            "No support team is connected to this chat, sorry. Please contact your mail "
-            "administrator or helpdesk and tell them what you tried"
-            + (f" ({turn.kb.title_of(topic)})" if topic else "")
-            + ". Send /cancel to start over with me."
+            "No support team is connected to this chat, sorry. "
+            + _fallback(turn, topic)
+            + " Send /cancel to start over with me."
         )
     detail = " | ".join(filter(None, [topic or "", place, *session.transcript[-6:]]))
     log = (replace(log[0], detail=detail),)
     return _outcome(new, Reply(text=text), log=log)
+
+
+def _fallback(turn: Turn, topic: str | None) -> str:
+    tried = f" ({turn.kb.title_of(topic)})" if topic else ""
+    contact = turn.settings.fallback_contact
+    if contact:
+        return f"Please contact {contact} and tell them what you tried{tried}."
+    return (
+        f"Please contact your mail administrator or helpdesk and tell them what you tried{tried}."
+    )
+
+
+def handoff_failed(turn: Turn, session: Session) -> Outcome:
+    """The staff chat could not be reached: say so and where to go instead; back to the bot."""
+    new = session.advance(state=State.IDLE, step=0, candidates=(), offer=None)
+    text = "Sorry, I couldn't reach the support team just now. " + _fallback(turn, session.topic)
+    return _outcome(
+        new, Reply(text=text), log=(LogRecord(kind="handoff.failed", topic=session.topic),)
+    )
 
 
 def relay_to_staff(turn: Turn, session: Session) -> Outcome:
@@ -790,11 +826,50 @@ def show_help(turn: Turn, session: Session) -> Outcome:
 
 
 def record_feedback(turn: Turn, session: Session) -> Outcome:
-    """One-tap feedback after a resolution."""
-    value = "up" if turn.arg == "up" else "down"
-    text = "Thanks for the feedback!" if value == "up" else "Thanks, I'll pass that on."
+    """One-tap feedback after a resolution; a 👎 asks what went wrong."""
+    rating = tickets.parse_rating(turn.arg)
+    if rating is not None:
+        # A rating of a person's help: once (the version moves on, so the buttons go stale).
+        stars = rating[1]
+        return _outcome(
+            session.advance(),
+            Reply(text=f"Thank you! You rated our support team {stars} of 5."),
+            log=(LogRecord(kind="ticket.rated", detail=str(stars)),),
+        )
+    value, _, topic = turn.arg.partition(":")
+    value = "up" if value == "up" else "down"
+    log = (LogRecord(kind="dialogue.feedback", topic=topic or None, detail=value),)
+    if value == "up":
+        return _outcome(session, Reply(text="Thanks for the feedback!"), log=log)
+    new = session.advance(asked=f"{WHY}:{topic}")
+    text = (
+        "Sorry it wasn't helpful. What went wrong? One line is enough; it goes to the people "
+        "who improve me. (Or just carry on.)"
+    )
+    return _outcome(new, Reply(text=text), log=log)
+
+
+def feedback_reason(turn: Turn, session: Session) -> Outcome:
+    """The answer to "what went wrong?": it goes to the maintainers' inbox."""
+    topic = (session.asked or "").partition(":")[2] or None
+    new = session.advance(asked=None)
     return _outcome(
-        session, Reply(text=text), log=(LogRecord(kind="dialogue.feedback", detail=value),)
+        new,
+        Reply(text="Thank you, I've passed that on. Tell me any time if something else is wrong."),
+        log=(LogRecord(kind="feedback.reason", topic=topic, detail=turn.text[:500]),),
+    )
+
+
+def handoff_closed(turn: Turn, session: Session) -> Outcome:
+    """Staff closed the hand-off (``arg``: the ticket number): back to the bot; rate 1-5."""
+    new = session.advance(
+        state=State.IDLE, topic=None, step=0, candidates=(), tried=(), offer=None, misses=0
+    )
+    buttons = tickets.rating_buttons(int(turn.arg)) if turn.arg.isdigit() else ()
+    return _outcome(
+        new,
+        Reply(text=tickets.closed_for_user(), buttons=buttons),
+        log=(LogRecord(kind="dialogue.closed", topic=session.topic),),
     )
 
 
@@ -840,6 +915,8 @@ TRANSITIONS: dict[tuple[State, str], Handler] = {
     (State.VERIFY, Action.SWITCH): switch_topic,
     (State.VERIFY, Action.STAY): stay,
     (State.HANDOFF, TEXT): relay_to_staff,
+    (State.HANDOFF, CLOSED): handoff_closed,
+    (State.HANDOFF, UNREACHABLE): handoff_failed,
     **_every_state(Action.CHOOSE, start_topic),
     **_every_state(Action.CANCEL, cancel),
     **_every_state(Action.HUMAN, start_handoff),
@@ -854,6 +931,8 @@ COMMANDS = {
     "topics": Action.TOPICS,
     "cancel": Action.CANCEL,
     "human": Action.HUMAN,
+    "closed": CLOSED,
+    "unreachable": UNREACHABLE,
 }
 
 # Free-text intents only count where they mean something; elsewhere the text is matched.
@@ -924,7 +1003,15 @@ class Engine:
             if isinstance(event, ButtonPress):
                 outcome = _outcome(session, *turn.notes, current_prompt(self.kb, session))
                 return self._finish(outcome, now)
+        asked = session.asked
+        if asked is not None:
+            # The question is answered by the very next message, or dropped.
+            session = replace(session, asked=None)
         action, turn, session = self._read(event, turn, session)
+        if asked and action == TEXT and session.state is State.IDLE:
+            # The answer to a question the bot just asked ("what went wrong?"), not a new topic.
+            outcome = feedback_reason(turn, replace(session, asked=asked))
+            return self._finish(_with_notes(turn, outcome), now)
         if action is None:
             return self._finish(
                 _outcome(

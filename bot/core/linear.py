@@ -64,18 +64,20 @@ def train(
     weights = np.zeros((f, k))
     bias = np.zeros(k)
     moments = [np.zeros_like(weights), np.zeros_like(weights), np.zeros(k), np.zeros(k)]
+    # One bincount over (row, class) and one over (feature, class) per step, all classes at
+    # once: the cost grows with the non-zeros, barely with the number of classes.
+    by_row = (rows_a[:, None] * k + np.arange(k)).ravel()
+    by_feature = (feats_a[:, None] * k + np.arange(k)).ravel()
     for step in range(1, EPOCHS + 1):
-        logits = np.empty((n, k))
-        for j in range(k):
-            logits[:, j] = np.bincount(rows_a, weights=vals_a * weights[feats_a, j], minlength=n)
+        contributions = (vals_a[:, None] * weights[feats_a]).ravel()
+        logits = np.bincount(by_row, weights=contributions, minlength=n * k).reshape(n, k)
         logits += bias
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
         error = probs - target
-        grad_w = np.empty((f, k))
-        for j in range(k):
-            grad_w[:, j] = np.bincount(feats_a, weights=vals_a * error[rows_a, j], minlength=f)
+        gradients = (vals_a[:, None] * error[rows_a]).ravel()
+        grad_w = np.bincount(by_feature, weights=gradients, minlength=f * k).reshape(f, k)
         grad_w = c * grad_w + weights
         grad_b = c * error.sum(axis=0)
         for param, grad, m, v in ((weights, grad_w, 0, 1), (bias, grad_b, 2, 3)):

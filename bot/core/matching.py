@@ -29,17 +29,17 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.config import MatchSettings
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
 from bot.core.linear import LinearModel, train
-from bot.core.text import clean, stem, strip_forward_prefix, words
+from bot.core.settings import MatchSettings
+from bot.core.text import Flow, clean, mail_flow, stem, strip_forward_prefix, words
 
 STOP_WORDS = frozenset(
     """a an the and or but if then so of to in on at by for from with about into onto over
@@ -94,13 +94,18 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 }
 
 MIN_TYPO_LENGTH = 4
+# An entry whose examples mostly tell the mail coming in (a full mailbox: people writing to
+# me get 552) or going out (my mail to a client bounced) is weakened for a message that tells
+# only the other way. It takes a few examples to know an entry's way.
+FLOW_MIN_EXAMPLES = 3
+FLOW_DOMINANCE = 4
+FLOW_PENALTY = 0.4
 # The learned layer: trained when the knowledge has at most this many topics (a 10 000-topic
 # base would take minutes to fit), with scikit-learn's C and a blend weight chosen by eval on
 # our calibration sets.
 LINEAR_MAX_TOPICS = 200
 LINEAR_C = 10.0
 LINEAR_WEIGHT = 0.2
-OUT_OF_SCOPE_CLASS = "out-of-scope"
 MIN_ERROR_MESSAGE_LENGTH = 20
 MESSAGE_TOKEN_SHARE = 0.6
 MAX_KEYWORD_WORDS = 6
@@ -216,19 +221,15 @@ class _Analyzer:
             self._repairs[word] = hit[0] if hit else None
         return self._repairs[word] or word
 
-    def stems(self, text: str) -> list[str]:
-        """Content stems of a text, after typo repair and stop-word removal."""
-        out = []
-        for word in words(strip_forward_prefix(clean(text))):
-            fixed = self.repair(word)
-            if fixed in STOP_WORDS:
-                continue
-            out.append(stem(fixed))
-        return out
+    def analyse(self, text: str) -> tuple[list[str], frozenset[Flow]]:
+        """Content stems of a text (typo-repaired, no stop words) and its mail flow."""
+        repaired = [self.repair(word) for word in words(strip_forward_prefix(clean(text)))]
+        stems = [stem(word) for word in repaired if word not in STOP_WORDS]
+        return stems, mail_flow(repaired)
 
-    def features(self, stems: list[str]) -> dict[str, float]:
-        """Unigram, concept-tag and bigram features with their raw term weight."""
-        feats: dict[str, float] = {}
+    def features(self, stems: list[str], flows: frozenset[Flow]) -> dict[str, float]:
+        """Unigram, concept-tag, mail-flow and bigram features with their raw term weight."""
+        feats: dict[str, float] = {flow.value: 1.0 for flow in flows}
         for s in stems:
             feats[s] = 1.0
             tag = self._concept_of.get(s)
@@ -267,6 +268,7 @@ class Matcher:
             self._add_entry(problem, raw_texts)
         for faq in self.kb.faqs:
             self._add_entry(faq, raw_texts)
+        self._oos_groups = tuple(group.id for group in self.kb.out_of_scope)
         for group in self.kb.out_of_scope:
             self._topic_of[group.id] = group.id
             raw_texts.extend((group.id, "example", t) for t in group.examples)
@@ -279,9 +281,12 @@ class Matcher:
         self._analyzer = _Analyzer(vocabulary)
 
         rows: list[dict[str, float]] = []
+        flow_counts: dict[str, Counter[Flow]] = defaultdict(Counter)
         for entry, kind, text in raw_texts:
-            stems = self._analyzer.stems(text)
-            feats = self._analyzer.features(stems)
+            stems, flows = self._analyzer.analyse(text)
+            feats = self._analyzer.features(stems, flows)
+            if kind == "example":
+                flow_counts[entry].update(flows)
             if not feats:
                 continue
             self._choices.append(
@@ -289,6 +294,9 @@ class Matcher:
             )
             rows.append(feats)
 
+        self._flows = {
+            entry: flow for entry, counts in flow_counts.items() if (flow := _one_way(counts))
+        }
         n = len(rows)
         df: dict[str, int] = defaultdict(int)
         for feats in rows:
@@ -348,10 +356,9 @@ class Matcher:
         topics = {self._topic_of[c.entry] for c in self._choices if self.kb.entry(c.entry)}
         if not topics or len(topics) > LINEAR_MAX_TOPICS:
             return None
-        labels = [
-            self._topic_of[c.entry] if self.kb.entry(c.entry) else OUT_OF_SCOPE_CLASS
-            for c in self._choices
-        ]
+        # Each out-of-scope group is a class of its own, like a topic: pooled into one class,
+        # their hundreds of examples would give "out of scope" a prior no topic can match.
+        labels = [self._topic_of[c.entry] for c in self._choices]
         return train([self._weigh(row) for row in rows], labels, c=LINEAR_C)
 
     def _index_messages(self) -> None:
@@ -405,18 +412,25 @@ class Matcher:
     def match(self, text: str) -> MatchResult:
         """Rank the topics for ``text`` and decide answer / clarify / none."""
         text = text if isinstance(text, str) else str(text)
-        stems = self._analyzer.stems(text)
-        query = self._weigh(self._analyzer.features(stems))
-        entry_scores, evidence, text_scores, keyworded = self._score_entries(text, stems, query)
+        stems, flows = self._analyzer.analyse(text)
+        query = self._weigh(self._analyzer.features(stems, flows))
+        # A code in a bounce the writer got for mail *they* sent describes the other side's
+        # mailbox, not theirs: it is only words then, never exact evidence.
+        outgoing = flows == {Flow.OUTGOING}
+        entry_scores, evidence, text_scores, keyworded = self._score_entries(
+            text, stems, query, codes=not outgoing
+        )
         learned: dict[str, float] = {}
         if self._linear is not None:
             learned = self._linear.probabilities(query)
+        if len(flows) == 1:
+            self._apply_flow(next(iter(flows)), entry_scores, learned)
         return self._decide(
             text, len(set(stems)), entry_scores, evidence, text_scores, keyworded, learned
         )
 
     def _score_entries(
-        self, text: str, stems: list[str], query: dict[str, float]
+        self, text: str, stems: list[str], query: dict[str, float], *, codes: bool = True
     ) -> tuple[dict[str, float], dict[str, str], dict[str, float], set[str]]:
         scores: dict[str, float] = {}
         evidence: dict[str, str] = {}
@@ -425,7 +439,7 @@ class Matcher:
             if rows.size:
                 self._blend_rows(stems, rows, sims, query, scores, evidence)
         text_scores = dict(scores)
-        keyworded = self._exact_evidence(text, stems, scores, evidence)
+        keyworded = self._exact_evidence(text, stems, scores, evidence, codes=codes)
         return scores, evidence, text_scores, keyworded
 
     def _cosines(self, query: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -491,18 +505,26 @@ class Matcher:
         return np.bincount(idx, weights=vals, minlength=len(self._entries))
 
     def _exact_evidence(
-        self, text: str, stems: list[str], scores: dict[str, float], evidence: dict[str, str]
+        self,
+        text: str,
+        stems: list[str],
+        scores: dict[str, float],
+        evidence: dict[str, str],
+        *,
+        codes: bool = True,
     ) -> set[str]:
         """Apply error codes, pasted error lines and keywords; return the keyworded entries."""
         cleaned = clean(text)
         lowered = cleaned.casefold()
-        found = {t.rstrip(".").casefold() for t in _CODE_TOKEN.findall(cleaned)}
-        found.update(code for pattern, code in self._spaced_codes if pattern.search(cleaned))
+        found: set[str] = set()
+        if codes:
+            found = {t.rstrip(".").casefold() for t in _CODE_TOKEN.findall(cleaned)}
+            found.update(code for pattern, code in self._spaced_codes if pattern.search(cleaned))
         for token in found:
             for entry, code in self._codes.get(token, ()):
                 scores[entry] = max(scores.get(entry, 0.0), CODE_SCORE)
                 evidence[entry] = f"error code {code}"
-        if self._messages and len(lowered) >= 12:
+        if codes and self._messages and len(lowered) >= 12:
             present = set(words(lowered))
             seen: set[int] = set()
             for token in present:
@@ -532,6 +554,18 @@ class Matcher:
                 scores[entry] = min(1.0, scores[entry] + bonus)
         return {entry for entry in keyword_hits if entry in scores}
 
+    def _apply_flow(
+        self, flow: Flow, entry_scores: dict[str, float], learned: dict[str, float]
+    ) -> None:
+        """Weaken entries whose examples tell the mail going the other way than the message."""
+        for entry, score in entry_scores.items():
+            own = self._flows.get(entry)
+            if own is not None and own is not flow:
+                entry_scores[entry] = score * FLOW_PENALTY
+                topic = self._topic_of[entry]
+                if topic in learned:
+                    learned[topic] *= FLOW_PENALTY
+
     def _decide(
         self,
         text: str,
@@ -552,13 +586,14 @@ class Matcher:
             topic = self._topic_of[entry]
             if topic not in best or score > best[topic][0]:
                 best[topic] = (score, entry)
+        weight = LINEAR_WEIGHT
         by_topic: dict[str, Candidate] = {}
         for topic, (score, entry) in best.items():
             exact = evidence.get(entry, "").startswith(EXACT_EVIDENCE)
             if learned and not exact:
                 # Blend in the learned layer: it weighs every word of the message, where the
                 # similarities only see the nearest examples. Exact codes keep their score.
-                score = (1 - LINEAR_WEIGHT) * score + LINEAR_WEIGHT * learned.get(topic, 0.0)
+                score = (1 - weight) * score + weight * learned.get(topic, 0.0)
             by_topic[topic] = Candidate(
                 id=entry,
                 topic=topic,
@@ -569,10 +604,13 @@ class Matcher:
                 text_score=round(text_scores.get(entry, 0.0), 4),
             )
         if learned:
-            oos_score = (1 - LINEAR_WEIGHT) * oos_score + LINEAR_WEIGHT * learned.get(
-                OUT_OF_SCOPE_CLASS, 0.0
-            )
-            oos_id = oos_id or OUT_OF_SCOPE_CLASS
+            oos_id, oos_score = None, 0.0
+            for group in self._oos_groups:
+                score = (1 - weight) * entry_scores.get(group, 0.0) + weight * learned.get(
+                    group, 0.0
+                )
+                if score > oos_score:
+                    oos_id, oos_score = group, score
         ranked = tuple(sorted(by_topic.values(), key=lambda c: (-c.score, c.topic)))
         return decide(
             text=text,
@@ -624,34 +662,52 @@ def decide(
             f"'{out_of_scope}'",
         )
     effective = top - settings.oos_weight * out_of_scope_score
-    if out_of_scope is not None and out_of_scope_score >= top + settings.oos_margin:
+    oos_lead = out_of_scope_score - top if out_of_scope is not None else -1.0
+    if oos_lead >= settings.oos_margin:
         return result(
             Decision.NONE,
-            f"closer to out-of-scope '{out_of_scope}' ({out_of_scope_score:.2f}) than to any "
-            f"topic ({top:.2f})",
+            f"out-of-scope '{out_of_scope}' ({out_of_scope_score:.2f}) clearly beats every "
+            f"topic ({top:.2f}): lead {oos_lead:.2f} >= {settings.oos_margin}",
         )
     enough_words = terms > 1 or (bool(ranked) and ranked[0].keyword)
-    if effective >= settings.answer_floor and top - second >= settings.margin and enough_words:
+    clear_of_oos = -oos_lead >= settings.oos_answer_margin
+    if (
+        effective >= settings.answer_floor
+        and top - second >= settings.margin
+        and enough_words
+        and clear_of_oos
+    ):
         return result(
             Decision.ANSWER,
             f"top {top:.2f} less out-of-scope pull = {effective:.2f} >= answer floor "
-            f"{settings.answer_floor}, margin {top - second:.2f} >= {settings.margin}",
+            f"{settings.answer_floor}, margin {top - second:.2f} >= {settings.margin}, "
+            f"ahead of out-of-scope by {-oos_lead:.2f}",
         )
     if effective >= settings.clarify_floor:
         close = _close(ranked, settings)
         rest = tuple(c for c in ranked if c not in close)
-        return result(
-            Decision.CLARIFY,
-            f"top {top:.2f} less out-of-scope pull = {effective:.2f}: between clarify floor "
-            f"{settings.clarify_floor} and answer floor {settings.answer_floor}, or margin "
-            f"{top - second:.2f} < {settings.margin}",
-            close + rest,
+        why = (
+            f"out-of-scope '{out_of_scope}' ({out_of_scope_score:.2f}) is close to the top "
+            f"topic ({top:.2f}): ask rather than reject"
+            if not clear_of_oos
+            else f"top {top:.2f} less out-of-scope pull = {effective:.2f}: between clarify "
+            f"floor {settings.clarify_floor} and answer floor {settings.answer_floor}, or "
+            f"margin {top - second:.2f} < {settings.margin}"
         )
+        return result(Decision.CLARIFY, why, close + rest)
     return result(
         Decision.NONE,
         f"top {top:.2f} less out-of-scope pull = {effective:.2f} < clarify floor "
         f"{settings.clarify_floor}",
     )
+
+
+def _one_way(counts: Counter[Flow]) -> Flow | None:
+    """The mail flow an entry's examples hold to, if they clearly hold to one."""
+    for flow, other in ((Flow.INCOMING, Flow.OUTGOING), (Flow.OUTGOING, Flow.INCOMING)):
+        if counts[flow] >= FLOW_MIN_EXAMPLES and counts[flow] >= FLOW_DOMINANCE * counts[other]:
+            return flow
+    return None
 
 
 def _gather(

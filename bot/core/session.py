@@ -41,6 +41,8 @@ class Session:
     # Opaque to the core: the channel's handle on the message that shows the current buttons,
     # so it can remove them when the conversation moves on.
     prompt_ref: str | None = None
+    # A question the bot asked that the next typed text answers ("why:<topic>" after a 👎).
+    asked: str | None = None
 
     def advance(self, **changes: Any) -> Session:
         """A copy with ``changes`` applied and the version bumped."""
@@ -69,6 +71,7 @@ def session_to_json(session: Session) -> str:
             "updated_at": session.updated_at,
             "transcript": list(session.transcript),
             "prompt_ref": session.prompt_ref,
+            "asked": session.asked,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -100,6 +103,7 @@ def session_from_json(raw: str | bytes) -> Session:
             updated_at=float(data.get("updated_at", 0.0)),
             transcript=tuple(data.get("transcript", ())),
             prompt_ref=data.get("prompt_ref"),
+            asked=data.get("asked"),
         )
     except (KeyError, ValueError, TypeError) as err:
         raise StoreError(f"stored session is malformed: {err!r}") from err

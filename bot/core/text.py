@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from enum import StrEnum
 from functools import lru_cache
 
 MAX_INPUT_CHARS = 2000
@@ -109,3 +110,72 @@ def stem(word: str) -> str:
     if base.endswith("e") and len(base) > 3:
         base = base[:-1]
     return base
+
+
+class Flow(StrEnum):
+    """Which way the mail went in the writer's story: to them, or from them."""
+
+    INCOMING = "@incoming"
+    OUTGOING = "@outgoing"
+
+
+def _any(*names: str) -> str:
+    return "(?:" + "|".join(names) + ")"
+
+
+_WE = _any("i", "we")
+_SEND_VERB = _any(
+    "send", "sends", "sent", "sending", "email", "emails", "emailed", "emailing", "mail",
+    "mails", "mailed", "write", "writes", "wrote", "writing", "reply", "replies", "replied",
+    "forward", "forwards", "forwarded",
+)  # fmt: skip
+_SENT = _any("send", "sent", "emailed", "mailed", "wrote", "forwarded")
+_NOT_ME = r"(?!me\b|us\b|myself\b)"
+_MY_MAIL = _any(
+    r"e ?mails?", "mails?", "messages?", "replies", "reply", "newsletters?", "letters?",
+    "quotes?", "invoices?", "files?",
+)  # fmt: skip
+_BOX = _any("mailbox", "mail box", "inbox", "box", "server", "mail server", "spam", "junk")
+# The writer (or their company) sent the mail: a bounce they got describes the other side.
+_OUTGOING = re.compile(
+    "|".join(
+        (
+            rf"\b{_any('when', 'whenever', 'if', 'every time', 'each time', 'after')} "
+            rf"{_WE} (?:\w+ )?{_SEND_VERB}\b",
+            rf"\b{_WE} (?:\w+ ){{0,2}}?{_SENT} (?:\w+ ){{0,3}}?to {_NOT_ME}",
+            rf"\b{_WE} {_any('am', 'are', 'was', 'were')} (?:\w+ )?"
+            rf"{_any('sending', 'emailing', 'writing')} to\b",
+            # "sent an email to gmail and got 552 back": the writer left out the "I".
+            rf"^(?:just |also )?{_any('sent', 'emailed', 'mailed')} (?:\w+ ){{0,3}}?to {_NOT_ME}",
+            rf"\b{_WE} {_any('email', 'emailed', 'mail', 'mailed')} "
+            rf"{_any('my', 'our', 'a', 'an', 'the', 'him', 'her', 'them', 'this', 'that')}\b",
+            rf"\b{_any('my', 'our')} {_MY_MAIL} (?:i sent |we sent |sent )?to {_NOT_ME}",
+            rf"\bthe other {_any('persons?', 'sides?', 'party')} (?:e ?mail |mail )?{_BOX}\b",
+        )
+    )
+)
+# Someone else sent the mail to the writer: their own mailbox is the one in question.
+_INCOMING = re.compile(
+    "|".join(
+        (
+            rf"\b{_any(_SEND_VERB, 'reach', 'reaches', 'reaching', 'contact', 'contacts')} "
+            rf"(?:to )?{_any('me', 'us')}\b",
+            r"\bto (?:me|us)\b",
+            rf"\bto {_any('my', 'our')} (?:\w+ )?"
+            rf"{_any('address', 'mailbox', 'mail box', 'inbox', 'account')}\b",
+            rf"\b{_WE} {_any('can not', 'do not', 'did not', 'never', 'no longer')} (?:\w+ )?"
+            rf"{_any('receive', 'get', 'got')}\b",
+        )
+    )
+)
+
+
+def mail_flow(tokens: list[str]) -> frozenset[Flow]:
+    """Which way the mail in a story went, read from its words (see ``words``)."""
+    joined = " ".join(tokens)
+    found = set()
+    if _OUTGOING.search(joined):
+        found.add(Flow.OUTGOING)
+    if _INCOMING.search(joined):
+        found.add(Flow.INCOMING)
+    return frozenset(found)

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from pythonjsonlogger.json import JsonFormatter
 
 from bot.config import LogFormat
+from bot.core.privacy import pseudonym
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JSON_FIELDS = ("asctime", "levelname", "name", "message")
@@ -99,19 +100,25 @@ def log_user_text(chat: str, text: str) -> None:
 
 
 class Pseudonyms:
-    """Stable, unguessable chat names for logs: keyed HMAC of the chat id, 12 hex digits.
+    """Chat names for logs: the same keyed-hash pseudonyms as the event log (``p`` + 20 hex).
 
-    The key is derived from a secret (the bot token): the same chat gets the same name across
-    restarts and replicas, and nobody without the token can map a name back to a chat id.
+    With the event log's salt an operator can follow a chat from a log line to the reports;
+    nobody without the salt can map a name back to a chat id. When the event log's
+    pseudonyms are switched off (empty salt), logs still never show chat ids: a salt derived
+    from ``fallback_secret`` (the token) is used instead.
     """
 
-    def __init__(self, secret: str) -> None:
-        self._key = hashlib.sha256(b"alimail-bot log pseudonym\0" + secret.encode()).digest()
+    def __init__(self, salt: str, *, fallback_secret: str = "") -> None:
+        self._salt = (
+            salt
+            or hmac.new(
+                fallback_secret.encode(), b"alimail-bot log pseudonym", hashlib.sha256
+            ).hexdigest()
+        )
 
     def __call__(self, chat_id: int | str) -> str:
         """The pseudonym of one chat."""
-        digest = hmac.new(self._key, str(chat_id).encode(), hashlib.sha256).hexdigest()
-        return digest[:12]
+        return pseudonym(str(chat_id), self._salt)
 
 
 class NetworkEpisode:

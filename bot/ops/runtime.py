@@ -60,7 +60,8 @@ def start_ops(settings: Settings, *, topics: tuple[str, ...], knowledge: str) ->
     health.knowledge_loaded(knowledge)
     metrics = Metrics(topics=topics)
     assert settings.token is not None
-    updates = UpdateObserver(pseudonyms=Pseudonyms(settings.token), metrics=metrics)
+    names = Pseudonyms(settings.salt, fallback_secret=settings.token)
+    updates = UpdateObserver(pseudonyms=names, metrics=metrics)
     api = ApiObserver(metrics=metrics, health=health)
     server = None
     if settings.metrics is not None:

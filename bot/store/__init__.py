@@ -9,10 +9,14 @@ from typing import Protocol
 
 from bot.core.session import Session
 from bot.errors import ConfigError
+from bot.store.records import RecordStore
 
 
-class SessionStore(Protocol):
-    """Where sessions live between updates. ``put`` is compare-and-set on ``version``."""
+class SessionStore(RecordStore, Protocol):
+    """Where sessions live between updates. ``put`` is compare-and-set on ``version``.
+
+    The event log and the tickets (``RecordStore``) live in the same store.
+    """
 
     def get(self, chat_id: str) -> Session | None:
         """Return the stored session for this chat, or None."""
@@ -32,16 +36,6 @@ class SessionStore(Protocol):
 
     def close(self) -> None:
         """Flush and release resources."""
-        ...
-
-    def log_event(
-        self, kind: str, chat_id: str, topic: str | None, detail: str, at: float
-    ) -> None:
-        """Append one event-log record (bounded; oldest records are dropped)."""
-        ...
-
-    def event_counts(self, since: float = 0) -> dict[str, int]:
-        """How many records of each kind were logged at or after ``since``."""
         ...
 
 

@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter, deque
-from typing import NamedTuple
 
 from bot.core.session import Session, session_from_json, session_to_json
+from bot.store.memory_records import MemoryRecords
+from bot.store.records import EventRecord
 
-EVENT_LIMIT = 10_000
-
-
-class EventRecord(NamedTuple):
-    """One entry of the event log kept for ``/stats``."""
-
-    kind: str
-    chat_id: str
-    topic: str | None
-    detail: str
-    at: float
+__all__ = ["EventRecord", "MemoryStore"]
 
 
-class MemoryStore:
+class MemoryStore(MemoryRecords):
     """Sessions in a dict, kept as JSON so this store exercises serialisation like the others."""
 
-    def __init__(self, *, event_limit: int = EVENT_LIMIT) -> None:
+    def __init__(self) -> None:
         self._sessions: dict[str, tuple[int, str]] = {}
-        self._events: deque[EventRecord] = deque(maxlen=event_limit)
         self._lock = threading.Lock()
+        self._init_records()
 
     def get(self, chat_id: str) -> Session | None:
         """Return the stored session for this chat, or None."""
@@ -50,18 +40,6 @@ class MemoryStore:
         """Forget this chat's session."""
         with self._lock:
             self._sessions.pop(chat_id, None)
-
-    def log_event(
-        self, kind: str, chat_id: str, topic: str | None, detail: str, at: float
-    ) -> None:
-        """Append one record to the bounded event log."""
-        with self._lock:
-            self._events.append(EventRecord(kind, chat_id, topic, detail, at))
-
-    def event_counts(self, since: float = 0) -> dict[str, int]:
-        """Count logged events by kind, from ``since`` (a Unix time) on."""
-        with self._lock:
-            return dict(Counter(event.kind for event in self._events if event.at >= since))
 
     def close(self) -> None:
         """Nothing to release."""

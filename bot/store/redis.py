@@ -6,9 +6,7 @@ need it installed (``pip install 'alimail-bot[redis]'``).
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.core.session import Session, session_from_json, session_to_json
 from bot.errors import StoreError
+from bot.store.redis_records import RedisRecords
 
 if TYPE_CHECKING:
     import redis as redis_py
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SESSION_PREFIX = "alimail:session:"
-EVENTS_KEY = "alimail:events"
-EVENT_LIMIT = 10_000
 TIMEOUT_SECONDS = 2.0
 RETRIES = 2
 
@@ -53,13 +50,12 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
 
 
-class RedisStore:
+class RedisStore(RedisRecords):
     """Sessions in Redis under ``alimail:session:<chat_id>``; the client is thread-safe."""
 
-    def __init__(self, url: str, *, event_limit: int = EVENT_LIMIT) -> None:
+    def __init__(self, url: str) -> None:
         self.url = url
         self._shown_url = redact(url)
-        self._event_limit = event_limit
         try:
             # Optional dependency, loaded only when Redis is used.
             import redis as redis_py
@@ -130,36 +126,6 @@ class RedisStore:
         """Forget this chat's session."""
         with self._talking("delete a session") as client:
             client.delete(SESSION_PREFIX + chat_id)
-
-    def log_event(
-        self, kind: str, chat_id: str, topic: str | None, detail: str, at: float
-    ) -> None:
-        """Append one record to the capped event list (LPUSH then LTRIM)."""
-        record = json.dumps(
-            {"kind": kind, "chat_id": chat_id, "topic": topic, "detail": detail, "at": at},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        with self._talking("log an event") as client:
-            pipeline = client.pipeline(transaction=True)
-            pipeline.lpush(EVENTS_KEY, record)
-            pipeline.ltrim(EVENTS_KEY, 0, self._event_limit - 1)
-            pipeline.execute()
-
-    def event_counts(self, since: float = 0) -> dict[str, int]:
-        """Count logged events by kind, from ``since`` (a Unix time) on."""
-        with self._talking("count events") as client:
-            records: Any = client.lrange(EVENTS_KEY, 0, -1)
-        counts: Counter[str] = Counter()
-        for line in records:
-            try:
-                record = json.loads(line)
-                if float(record["at"]) >= since:
-                    counts[str(record["kind"])] += 1
-            except (ValueError, KeyError, TypeError) as err:
-                message = f"session store {self._shown_url}: bad event record {line!r}: {err}"
-                raise StoreError(message) from err
-        return dict(counts)
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -11,10 +11,9 @@ from pathlib import Path
 
 from bot.core.session import Session, session_from_json, session_to_json
 from bot.errors import StoreError
+from bot.store.sqlite_records import RECORDS_SCHEMA, SqliteRecords
 
 logger = logging.getLogger(__name__)
-
-EVENT_LIMIT = 10_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -23,24 +22,14 @@ CREATE TABLE IF NOT EXISTS sessions (
     data TEXT NOT NULL,
     updated_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    chat_id TEXT NOT NULL,
-    topic TEXT,
-    detail TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_at ON events (at);
 """
 
 
-class SqliteStore:
+class SqliteStore(SqliteRecords):
     """Sessions in one SQLite file; safe to share across threads (one connection, one lock)."""
 
-    def __init__(self, path: str | Path, *, event_limit: int = EVENT_LIMIT) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._event_limit = event_limit
         self._lock = threading.Lock()
         connection: sqlite3.Connection | None = None
         try:
@@ -51,7 +40,7 @@ class SqliteStore:
             )
             (mode,) = connection.execute("PRAGMA journal_mode=WAL").fetchone()
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA)
+            connection.executescript(_SCHEMA + RECORDS_SCHEMA)
         except (OSError, sqlite3.Error) as err:
             if connection is not None:
                 connection.close()
@@ -103,27 +92,6 @@ class SqliteStore:
         """Forget this chat's session."""
         with self._locked("delete a session") as db:
             db.execute("DELETE FROM sessions WHERE chat_id = ?", (chat_id,))
-
-    def log_event(
-        self, kind: str, chat_id: str, topic: str | None, detail: str, at: float
-    ) -> None:
-        """Append one record to the event log, keeping only the newest ``event_limit``."""
-        with self._locked("log an event") as db:
-            cursor = db.execute(
-                "INSERT INTO events (kind, chat_id, topic, detail, at) VALUES (?, ?, ?, ?, ?)",
-                (kind, chat_id, topic, detail, at),
-            )
-            # Ids only grow, so this range delete on the key drops the oldest (usually one).
-            newest = cursor.lastrowid or 0
-            db.execute("DELETE FROM events WHERE id <= ?", (newest - self._event_limit,))
-
-    def event_counts(self, since: float = 0) -> dict[str, int]:
-        """Count logged events by kind, from ``since`` (a Unix time) on."""
-        with self._locked("count events") as db:
-            rows = db.execute(
-                "SELECT kind, COUNT(*) FROM events WHERE at >= ? GROUP BY kind", (since,)
-            ).fetchall()
-        return dict(rows)
 
     def close(self) -> None:
         """Close the database file (later calls raise StoreError)."""

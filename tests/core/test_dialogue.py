@@ -10,13 +10,14 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from bot.config import MatchSettings
 from bot.core.callback import MAX_BYTES, pack, unpack
 from bot.core.dialogue import (
+    CLOSED,
     HELP,
     START,
     TEXT,
     TRANSITIONS,
+    UNREACHABLE,
     DialogueSettings,
     Engine,
     Outcome,
@@ -26,6 +27,7 @@ from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Matcher
 from bot.core.replies import Action, Button
 from bot.core.session import Session, State
+from bot.core.settings import MatchSettings
 
 NOW = 1_000_000.0
 VERSION = 7
@@ -204,7 +206,7 @@ EXPECTED: dict[tuple[State, str], Row] = {
         event=UserText(text="it works now"), goes_to=State.IDLE, says="solved"
     ),
     (State.VERIFY, Action.NO): Row(
-        event=press(Action.NO), goes_to=State.CLARIFY, says="Full Mailbox"
+        event=press(Action.NO), goes_to=State.IDLE, says="A person from the support team"
     ),
     (State.VERIFY, Action.BACK): Row(
         event=UserText(text="back"), goes_to=State.GUIDE, says="Step 3 of 3"
@@ -262,6 +264,12 @@ EXPECTED: dict[tuple[State, str], Row] = {
     ),
     (State.HANDOFF, HELP): Row(
         event=Command(name="help"), goes_to=State.HANDOFF, says="/human asks for a person"
+    ),
+    (State.HANDOFF, CLOSED): Row(
+        event=Command(name="closed", arg="7"), goes_to=State.IDLE, says="How would you rate"
+    ),
+    (State.HANDOFF, UNREACHABLE): Row(
+        event=Command(name="unreachable"), goes_to=State.IDLE, says="couldn't reach"
     ),
 }
 
@@ -415,6 +423,8 @@ def real_events(kb: KnowledgeBase, session: Session) -> list[Event]:
             events.extend(UserText(text=t) for t in TEXTS)
         elif action in (START, HELP):
             events.append(Command(name=action))
+        elif action in (CLOSED, UNREACHABLE):
+            events.append(Command(name=action, arg="7"))
         else:
             act = Action(action)
             if act in (Action.CHOOSE, Action.SWITCH):
@@ -445,9 +455,24 @@ def explore(engine: Engine, *, limit: int = 400) -> list[Session]:
 
 
 @pytest.fixture(scope="module")
-def reachable(engine: Engine) -> list[Session]:
+def linked_engine(kb: KnowledgeBase, matcher: Matcher) -> Engine:
+    """An engine whose knowledge links missing-email to mailbox-full as the next cause.
+
+    The shipped guide names no such link (it tells the two apart by the sender's bounce);
+    this one exists only to exercise the engine's "next likely cause" path.
+    """
+    problems = tuple(
+        replace(p, related=("mailbox-full",)) if p.id == "missing-email" else p
+        for p in kb.problems
+    )
+    linked = KnowledgeBase(problems=problems, faqs=kb.faqs, out_of_scope=kb.out_of_scope)
+    return Engine(linked, matcher, DialogueSettings(staff_available=True))
+
+
+@pytest.fixture(scope="module")
+def reachable(linked_engine: Engine) -> list[Session]:
     """Every session found by exploring from idle (explored once per module)."""
-    return explore(engine)
+    return explore(linked_engine)
 
 
 def test_every_state_is_reachable_from_idle(reachable: list[Session]) -> None:
@@ -706,10 +731,10 @@ def test_typing_done_on_the_last_check_asks_whether_it_works(engine: Engine) -> 
 
 
 def test_still_broken_on_missing_email_offers_full_mailbox_then_a_person(
-    engine: Engine,
+    linked_engine: Engine,
 ) -> None:
     outcomes = play(
-        engine,
+        linked_engine,
         [
             ("user", "EmailNotFound"),
             ("press", "done"),
@@ -731,10 +756,10 @@ def test_still_broken_on_missing_email_offers_full_mailbox_then_a_person(
 
 
 def test_accepting_the_related_problem_starts_its_guide_and_then_offers_a_person(
-    engine: Engine,
+    linked_engine: Engine,
 ) -> None:
     outcomes = play(
-        engine,
+        linked_engine,
         [
             ("user", "EmailNotFound"),
             ("press", "done"),
@@ -1094,12 +1119,101 @@ def test_a_repeated_miss_offers_a_person_first(engine: Engine) -> None:
 def test_feedback_after_solving_is_logged(engine: Engine) -> None:
     solved = handle(engine, replace(SESSIONS[State.VERIFY], step=1), press(Action.YES))
 
-    outcome = press_offered(engine, solved, Action.RATE, "down")
+    outcome = press_offered(engine, solved, Action.RATE, "down:missing-email")
 
-    assert [(r.kind, r.detail) for r in outcome.log] == [("dialogue.feedback", "down")]
+    assert [(r.kind, r.topic, r.detail) for r in outcome.log] == [
+        ("dialogue.feedback", "missing-email", "down")
+    ]
+
+
+def test_thumbs_down_asks_what_went_wrong_and_logs_the_answer_for_the_inbox(
+    engine: Engine,
+) -> None:
+    solved = handle(engine, replace(SESSIONS[State.VERIFY], step=1), press(Action.YES))
+    asked = press_offered(engine, solved, Action.RATE, "down:missing-email")
+
+    answer = handle(engine, asked.session, UserText(text="the spam folder step was not there"))
+
+    assert "What went wrong?" in all_text(asked)
+    assert [(r.kind, r.topic, r.detail) for r in answer.log] == [
+        ("feedback.reason", "missing-email", "the spam folder step was not there")
+    ]
+    assert answer.session.asked is None
+    assert answer.session.state is State.IDLE
+
+
+def test_after_thumbs_down_a_button_drops_the_question(engine: Engine) -> None:
+    solved = handle(engine, replace(SESSIONS[State.VERIFY], step=1), press(Action.YES))
+    asked = press_offered(engine, solved, Action.RATE, "down:missing-email")
+
+    topics = handle(engine, asked.session, Command(name="topics"))
+    later = handle(engine, topics.session, UserText(text="my mailbox is full"))
+
+    assert "feedback.reason" not in kinds(later)
+    assert "dialogue.started" in kinds(later)
+
+
+def test_none_of_these_logs_the_question_it_refused(engine: Engine) -> None:
+    session = SESSIONS[State.CLARIFY].remember("user: outlook and the mailbox thing")
+
+    pressed = handle(engine, session, press(Action.NONE_OF_THESE))
+    typed = handle(engine, session, UserText(text="none of these"))
+
+    for outcome in (pressed, typed):
+        refused = [(r.kind, r.detail) for r in outcome.log]
+        assert refused == [("dialogue.refused", "outlook and the mailbox thing")]
+
+
+def test_not_my_question_logs_the_question_and_the_faq_topic(engine: Engine) -> None:
+    session = SESSIONS[State.IDLE].remember("user: can I stop outlook removing mail")
+
+    outcome = handle(engine, session, press(Action.NOT_MY_QUESTION))
+
+    assert [(r.kind, r.topic, r.detail) for r in outcome.log] == [
+        ("dialogue.not_my_question", "pop-deletion", "can I stop outlook removing mail")
+    ]
+
+
+def test_staff_closing_a_handoff_asks_for_one_to_five_stars_once(engine: Engine) -> None:
+    closed = handle(engine, SESSIONS[State.HANDOFF], Command(name="closed", arg="12"))
+    stars = [b.arg for b in buttons_of(closed)]
+
+    rated = press_offered(engine, closed, Action.RATE, "t12:4")
+    again = handle(
+        engine, rated.session, press(Action.RATE, "t12:5", version=closed.session.version)
+    )
+
+    assert stars == ["t12:1", "t12:2", "t12:3", "t12:4", "t12:5"]
+    assert closed.session.state is State.IDLE
+    assert [(r.kind, r.detail) for r in rated.log] == [("ticket.rated", "4")]
+    assert "4 of 5" in all_text(rated)
+    assert again.log == ()
 
 
 def test_every_step_advance_bumps_the_version_by_one(engine: Engine) -> None:
     outcomes = play(engine, [("user", "552"), ("press", "done"), ("press", "done")])
 
     assert [o.session.version for o in outcomes] == [1, 2, 3]
+
+
+def test_without_staff_a_configured_contact_is_given(kb: KnowledgeBase, matcher: Matcher) -> None:
+    engine = Engine(kb, matcher, DialogueSettings(fallback_contact="helpdesk@example.com"))
+
+    outcome = handle(engine, SESSIONS[State.GUIDE], Command(name="human"))
+
+    assert "Please contact helpdesk@example.com" in all_text(outcome)
+    assert outcome.session.state is State.IDLE
+
+
+def test_an_unreachable_staff_chat_hands_back_with_the_contact(
+    kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    engine = Engine(
+        kb, matcher, DialogueSettings(staff_available=True, fallback_contact="+1 555 0100")
+    )
+
+    outcome = handle(engine, SESSIONS[State.HANDOFF], Command(name="unreachable"))
+
+    assert "couldn't reach the support team" in all_text(outcome)
+    assert "+1 555 0100" in all_text(outcome)
+    assert kinds(outcome) == ["handoff.failed"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import MatchSettings
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Candidate, Decision, Matcher, MatchResult, decide
+from bot.core.settings import MatchSettings
 
 # Phrasings of our own (not copied from the knowledge examples or the eval sets).
 TYPICAL = [
@@ -102,6 +102,23 @@ def test_senders_bouncing_with_552_is_answered_as_a_full_mailbox(matcher: Matche
     result = matcher.match("senders get a bounce 552 when they mail me")
 
     assert result.decision == Decision.ANSWER
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "whenever we send to one partner we get 552 back",
+        "my quote to a customer bounced: 552 MailboxFull",
+        "I emailed a supplier and the bounce says 552, their box is full",
+    ],
+)
+def test_a_552_met_when_sending_is_not_the_writers_full_mailbox(
+    matcher: Matcher, text: str
+) -> None:
+    result = matcher.match(text)
+
+    assert result.best is None
+    assert not any(c.exact for c in result.candidates)
 
 
 OUT_OF_SCOPE = [
@@ -295,7 +312,9 @@ def decided(
         ((), 0.0, Decision.NONE),
         ((0.55, 0.1), 0.3, Decision.CLARIFY),  # out-of-scope pull: 0.55 - 0.25 * 0.3 < 0.5
         ((0.35, 0.1), 0.3, Decision.NONE),  # pulled under the clarify floor
-        ((0.5, 0.1), 0.6, Decision.NONE),  # closer to out-of-scope than to any topic
+        ((0.5, 0.1), 0.6, Decision.NONE),  # out-of-scope clearly wins
+        ((0.5, 0.1), 0.52, Decision.CLARIFY),  # out-of-scope ahead, but not clearly: ask
+        ((0.62, 0.1), 0.6, Decision.CLARIFY),  # the topic ahead, but not clearly: ask
         ((0.9, 0.1), 0.6, Decision.ANSWER),  # out of scope, but far behind
     ],
 )
@@ -306,6 +325,13 @@ def test_decide_applies_floor_plus_margin(
 
     assert result.decision == expected
     assert (result.best is not None) == (expected == Decision.ANSWER)
+
+
+def test_a_topic_close_to_an_out_of_scope_group_is_offered_as_the_choice() -> None:
+    result = decided(ranked(0.5, 0.1), oos=0.52)
+
+    assert [c.topic for c in result.choices] == ["t0"]
+    assert "ask rather than reject" in result.reason
 
 
 def test_an_exact_code_answers_even_under_the_floor() -> None:

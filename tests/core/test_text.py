@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.text import MAX_INPUT_CHARS, clean, stem, strip_forward_prefix, words
+from bot.core.text import (
+    MAX_INPUT_CHARS,
+    Flow,
+    clean,
+    mail_flow,
+    stem,
+    strip_forward_prefix,
+    words,
+)
 
 
 @pytest.mark.parametrize(
@@ -103,3 +111,23 @@ def test_strip_forward_prefix_leaves_framing_in_the_middle_alone() -> None:
     text = "outlook deleted them, user says: please hurry"
 
     assert strip_forward_prefix(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "flows"),
+    [
+        ("whenever we send to that supplier a 552 comes back", {Flow.OUTGOING}),
+        ("my invoice to the customer bounced", {Flow.OUTGOING}),
+        ("I emailed the tax office and got a bounce", {Flow.OUTGOING}),
+        ("sent a quote to hotmail and it came back", {Flow.OUTGOING}),
+        ("clients who write to me get an error", {Flow.INCOMING}),
+        ("mail sent to our sales address bounces", {Flow.INCOMING}),
+        ("we no longer receive anything", {Flow.INCOMING}),
+        ("when I send to my colleague he says mails to me bounce", {Flow.OUTGOING, Flow.INCOMING}),
+        ("my mail went to spam", set()),
+        ("outlook deletes messages from the server", set()),
+        ("an admin: her mailbox is full", set()),
+    ],
+)
+def test_mail_flow_tells_who_sent_the_mail(text: str, flows: set[Flow]) -> None:
+    assert mail_flow(words(text)) == flows

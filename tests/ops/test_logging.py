@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.config import LogFormat
+from bot.core.privacy import pseudonym
 from bot.ops.logging import (
     NetworkEpisode,
     Pseudonyms,
@@ -143,10 +144,11 @@ def test_describe_error_is_one_line_with_the_cause() -> None:
     )
 
 
-def test_pseudonyms_are_stable_distinct_and_not_the_chat_id() -> None:
-    names = Pseudonyms("123:token")
+def test_log_pseudonyms_are_the_event_logs_and_never_the_chat_id() -> None:
+    names = Pseudonyms("s" * 20, fallback_secret="123:token")
 
-    assert names(42) == names("42") == Pseudonyms("123:token")(42)
+    assert names(42) == names("42") == pseudonym("42", "s" * 20)
     assert names(42) != names(43)
-    assert names(42) != Pseudonyms("456:other")(42)
-    assert len(names(42)) == 12
+    assert names(42) != Pseudonyms("t" * 20)(42)
+    assert Pseudonyms("", fallback_secret="123:token")(42).startswith("p")
+    assert Pseudonyms("", fallback_secret="1:a")(42) != Pseudonyms("", fallback_secret="2:b")(42)

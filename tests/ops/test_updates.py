@@ -15,7 +15,9 @@ from tests.ops.test_metrics import value
 @pytest.fixture
 def observer() -> UpdateObserver:
     metrics = Metrics(topics=["mailbox-full", "pop-deletion"], process=False)
-    return UpdateObserver(pseudonyms=Pseudonyms("1:t"), metrics=metrics, clock=lambda: 1000.0)
+    return UpdateObserver(
+        pseudonyms=Pseudonyms("salt-of-the-test-run"), metrics=metrics, clock=lambda: 1000.0
+    )
 
 
 def update_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -34,7 +36,7 @@ def test_one_info_line_with_kind_chat_decision_topic_state_and_time(
     [record] = update_lines(caplog)
     message = record.getMessage()
     assert record.levelno == logging.INFO
-    assert message.startswith(f"update kind=text chat={Pseudonyms('1:t')(555)} ")
+    assert message.startswith(f"update kind=text chat={Pseudonyms('salt-of-the-test-run')(555)} ")
     assert "decision=answer topic=mailbox-full state=idle->guide ms=" in message
     assert "555" not in message
     assert record.kind == "text"

@@ -42,6 +42,7 @@ def full_session(*, chat_id: str = "-100123", version: int = 7) -> Session:
             'user: quote " backslash \\ newline \n tab \t nul \x00 end',
         ),
         prompt_ref="4711",
+        asked="why:mailbox-full",
     )
 
 
@@ -202,11 +203,3 @@ def test_event_counts_group_by_kind_from_a_given_time(store: AnyStore) -> None:
         "dialogue.handoff": 1,
     }
     assert store.event_counts(since=1000.0) == {}
-
-
-def test_the_event_log_keeps_only_the_newest_records(make_store: MakeStore) -> None:
-    store = make_store(event_limit=3)
-    for at, kind in enumerate(["old", "old", "new", "new", "new"]):
-        store.log_event(kind, "1", None, "", float(at))
-
-    assert store.event_counts() == {"new": 3}

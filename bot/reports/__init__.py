@@ -1,0 +1,1 @@
+"""Reports for the people behind the bot: the misunderstood-questions inbox and usage reports."""
