@@ -96,7 +96,24 @@ class ApiResult(StrEnum):
 COMMANDS = ("start", "help", "topics", "cancel", "human", "language", "forget", "close", "stats")
 COMMANDS += ("inbox",)
 # Store methods timed by ``instrument_store``; a method not listed is timed as "other".
-STORE_OPERATIONS = ("get", "put", "delete", "log_event", "event_counts")
+STORE_OPERATIONS = (
+    "get",
+    "put",
+    "delete",
+    "log_event",
+    "events",
+    "event_counts",
+    "purge",
+    "forget",
+    "new_ticket_number",
+    "put_ticket",
+    "get_ticket",
+    "open_ticket_of",
+    "ticket_of_thread",
+    "ticket_of_message",
+    "count_open_tickets",
+    "outbox_depth",
+)
 # The event-log kinds the engine writes (bot.core.dialogue); unknown kinds are still counted.
 EVENT_KINDS = (
     "matcher.decision",
@@ -303,6 +320,8 @@ class _InstrumentedStore:
         if name.startswith("_") or not callable(target):
             return target
         operation = name if name in STORE_OPERATIONS else OTHER
+        # Closing succeeds on a dead server too: only real calls say the store is reachable.
+        reads = name not in ("close", "aclose")
 
         @wraps(target)
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -313,27 +332,29 @@ class _InstrumentedStore:
                 self._failed(operation, err)
                 raise
             if inspect.isawaitable(result):
-                return self._finish_async(result, operation, started)
-            self._succeeded(operation, started)
+                return self._finish_async(result, operation, started, reads=reads)
+            self._succeeded(operation, started, reads=reads)
             return result
 
         return call
 
-    async def _finish_async(self, awaitable: Any, operation: str, started: float) -> Any:
+    async def _finish_async(
+        self, awaitable: Any, operation: str, started: float, *, reads: bool
+    ) -> Any:
         try:
             result = await awaitable
         except Exception as err:
             self._failed(operation, err)
             raise
-        self._succeeded(operation, started)
+        self._succeeded(operation, started, reads=reads)
         return result
 
-    def _succeeded(self, operation: str, started: float) -> None:
+    def _succeeded(self, operation: str, started: float, *, reads: bool) -> None:
         if self._metrics is not None:
             self._metrics.store_seconds.labels(operation=operation).observe(
                 time.perf_counter() - started
             )
-        if self._health is not None and operation != "close":
+        if self._health is not None and reads:
             self._health.store_ok()
 
     def _failed(self, operation: str, err: Exception) -> None:

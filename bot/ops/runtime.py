@@ -8,6 +8,7 @@ around each update, ``health.answer`` for ``/healthz`` and ``/readyz`` on its ow
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,25 @@ class Ops:
     async def watch(self, *, store: Any, bot_api: Callable[[], Awaitable[Any]] | None) -> None:
         """Probe the store (and the Bot API when it has been quiet) until cancelled."""
         probe = getattr(store, "ping", None) or (lambda: store.get(STORE_PROBE_CHAT))
-        await self.health.watch(store=probe, bot_api=bot_api)
+        await self.health.watch(
+            store=probe, bot_api=bot_api, extra=(lambda: self.sample_gauges(store),)
+        )
+
+    async def sample_gauges(self, store: Any) -> None:
+        """Set the gauges only the store can tell, from the methods it offers.
+
+        ``count_open_tickets()`` and ``outbox_depth()``, plain or async; a store without one
+        leaves its gauge at 0.
+        """
+        for method, gauge in (
+            ("count_open_tickets", self.metrics.open_tickets),
+            ("outbox_depth", self.metrics.outbox_depth),
+        ):
+            read = getattr(store, method, None)
+            if read is None:
+                continue
+            value = read()
+            gauge.set(await value if inspect.isawaitable(value) else value)
 
     def stop(self) -> None:
         """Stop the metrics server, if one runs."""
