@@ -1,10 +1,11 @@
 """Per-question latency of ``Matcher.match``, matcher build time and memory, CLI cold start.
 
 ``python bench/latency.py`` times the matcher on the shipped knowledge (``knowledge/``) over
-the texts of ``tests/data/calibration.yaml`` and ``bench/data/heldout.yaml``, then the cold
-start of ``python -m bot ask "mailbox full"``. ``--synthetic 1000`` (or ``10000``) times it on
-a generated knowledge base instead (``bench/synthetic.py``) and adds build memory and
-accuracy@1 on held-out paraphrases. ``--profile`` adds a cProfile of the timed queries.
+the texts of ``tests/data/calibration.yaml``, ``bench/data/heldout.yaml`` and
+``bench/data/realworld.yaml``, then the cold start of ``python -m bot ask "mailbox full"``.
+``--synthetic 1000`` (or ``10000``) times it on a generated knowledge base instead
+(``bench/synthetic.py``) and adds build memory and accuracy@1 on held-out paraphrases.
+``--profile`` adds a cProfile of the timed queries.
 
 The process pins itself to one core (``os.sched_setaffinity``) where the OS allows it; the
 figures are wall-clock ``time.perf_counter_ns`` per call, after one warm-up pass, with the
@@ -40,7 +41,11 @@ from bot.config import Settings  # noqa: E402
 from bot.core.loader import load_knowledge  # noqa: E402
 from bot.core.matching import Matcher, MatchResult  # noqa: E402
 
-QUERY_FILES = (ROOT / "tests/data/calibration.yaml", ROOT / "bench/data/heldout.yaml")
+QUERY_FILES = (
+    ROOT / "tests/data/calibration.yaml",
+    ROOT / "bench/data/heldout.yaml",
+    ROOT / "bench/data/realworld.yaml",
+)
 BUDGET_SHIPPED_MS = 1.0
 BUDGET_SYNTHETIC_MS = 10.0
 
@@ -227,7 +232,7 @@ def verdict(stats: Stats, budget_ms: float) -> str:
 
 
 def shipped_texts() -> list[str]:
-    """The query mix: every text of the calibration and held-out sets."""
+    """The query mix: every text of the calibration, held-out and real-world sets."""
     texts: list[str] = []
     for path in QUERY_FILES:
         texts += [item["text"] for item in yaml.safe_load(path.read_text(encoding="utf-8"))]

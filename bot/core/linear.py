@@ -56,28 +56,40 @@ def train(
             feat_idx.append(features.setdefault(feature, len(features)))
             values.append(value)
     n, f, k = len(rows), len(features), len(classes)
+    # float32 and sums over contiguous runs (np.add.reduceat): rows are listed row by row, and
+    # a copy sorted by feature gives the gradient the same shape. All classes at once, so the
+    # cost grows with the non-zeros, barely with the number of classes.
     rows_a = np.asarray(row_idx, dtype=np.int64)
     feats_a = np.asarray(feat_idx, dtype=np.int64)
-    vals_a = np.asarray(values, dtype=np.float64)
-    target = np.zeros((n, k))
+    vals_a = np.asarray(values, dtype=np.float32)[:, None]
+    row_starts = np.flatnonzero(np.r_[True, rows_a[1:] != rows_a[:-1]])
+    rows_present = rows_a[row_starts]
+    order = np.argsort(feats_a, kind="stable")
+    feats_sorted, rows_by_feature, vals_by_feature = feats_a[order], rows_a[order], vals_a[order]
+    feature_starts = np.flatnonzero(np.r_[True, feats_sorted[1:] != feats_sorted[:-1]])
+    features_present = feats_sorted[feature_starts]
+    target = np.zeros((n, k), dtype=np.float32)
     target[np.arange(n), [class_index[label] for label in labels]] = 1.0
-    weights = np.zeros((f, k))
-    bias = np.zeros(k)
-    moments = [np.zeros_like(weights), np.zeros_like(weights), np.zeros(k), np.zeros(k)]
-    # One bincount over (row, class) and one over (feature, class) per step, all classes at
-    # once: the cost grows with the non-zeros, barely with the number of classes.
-    by_row = (rows_a[:, None] * k + np.arange(k)).ravel()
-    by_feature = (feats_a[:, None] * k + np.arange(k)).ravel()
+    weights = np.zeros((f, k), dtype=np.float32)
+    bias = np.zeros(k, dtype=np.float32)
+    moments = [
+        np.zeros_like(weights),
+        np.zeros_like(weights),
+        np.zeros_like(bias),
+        np.zeros_like(bias),
+    ]
     for step in range(1, EPOCHS + 1):
-        contributions = (vals_a[:, None] * weights[feats_a]).ravel()
-        logits = np.bincount(by_row, weights=contributions, minlength=n * k).reshape(n, k)
+        logits = np.zeros((n, k), dtype=np.float32)
+        logits[rows_present] = np.add.reduceat(vals_a * weights[feats_a], row_starts, axis=0)
         logits += bias
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
         error = probs - target
-        gradients = (vals_a[:, None] * error[rows_a]).ravel()
-        grad_w = np.bincount(by_feature, weights=gradients, minlength=f * k).reshape(f, k)
+        grad_w = np.zeros((f, k), dtype=np.float32)
+        grad_w[features_present] = np.add.reduceat(
+            vals_by_feature * error[rows_by_feature], feature_starts, axis=0
+        )
         grad_w = c * grad_w + weights
         grad_b = c * error.sum(axis=0)
         for param, grad, m, v in ((weights, grad_w, 0, 1), (bias, grad_b, 2, 3)):
@@ -86,4 +98,9 @@ def train(
             m_hat = moments[m] / (1 - BETA1**step)
             v_hat = moments[v] / (1 - BETA2**step)
             param -= LEARNING_RATE * m_hat / (np.sqrt(v_hat) + EPSILON)
-    return LinearModel(classes=classes, features=features, weights=weights, bias=bias)
+    return LinearModel(
+        classes=classes,
+        features=features,
+        weights=weights.astype(np.float64),
+        bias=bias.astype(np.float64),
+    )

@@ -19,9 +19,18 @@ exact path, and listed keywords add a bounded bonus. Keywords are never fuzzy ch
 partial scorer would give a short keyword 100 inside any long message.
 
 Out-of-scope groups (password resets, DKIM, small talk...) are scored the same way and
-compete with the topics: a message closer to "forgot my password" than to any guide topic is
-``none`` even when it mentions email. The decision is floor plus margin, with the thresholds
-in ``MatchSettings`` (calibrated by ``alimail-bot eval`` on a set of our own).
+compete with the topics, each group a class of its own in the learned layer. The decision is
+floor plus margin, with the thresholds in ``MatchSettings`` (calibrated by ``alimail-bot
+eval`` on sets of our own): ``none`` only when an out-of-scope group leads the best topic by
+``oos_margin``; ``answer`` only when the best topic leads every out-of-scope group by
+``oos_answer_margin``; in between the bot asks ("Is this about ...?") rather than reject a
+question its guide may well cover.
+
+Which way the mail went matters (``text.mail_flow``): "people writing to me get 552" is the
+writer's own full mailbox, "I get 552 when I send to gmail" is someone else's. The flow is a
+feature like any word; a code in a bounce the writer got for mail *they* sent is never exact
+evidence; and an entry whose examples tell the mail going one way (a full mailbox: incoming)
+is weakened for a message that tells only the other way.
 """
 
 from __future__ import annotations
@@ -586,14 +595,13 @@ class Matcher:
             topic = self._topic_of[entry]
             if topic not in best or score > best[topic][0]:
                 best[topic] = (score, entry)
-        weight = LINEAR_WEIGHT
         by_topic: dict[str, Candidate] = {}
         for topic, (score, entry) in best.items():
             exact = evidence.get(entry, "").startswith(EXACT_EVIDENCE)
             if learned and not exact:
                 # Blend in the learned layer: it weighs every word of the message, where the
                 # similarities only see the nearest examples. Exact codes keep their score.
-                score = (1 - weight) * score + weight * learned.get(topic, 0.0)
+                score = (1 - LINEAR_WEIGHT) * score + LINEAR_WEIGHT * learned.get(topic, 0.0)
             by_topic[topic] = Candidate(
                 id=entry,
                 topic=topic,
@@ -606,9 +614,8 @@ class Matcher:
         if learned:
             oos_id, oos_score = None, 0.0
             for group in self._oos_groups:
-                score = (1 - weight) * entry_scores.get(group, 0.0) + weight * learned.get(
-                    group, 0.0
-                )
+                similar = entry_scores.get(group, 0.0)
+                score = (1 - LINEAR_WEIGHT) * similar + LINEAR_WEIGHT * learned.get(group, 0.0)
                 if score > oos_score:
                     oos_id, oos_score = group, score
         ranked = tuple(sorted(by_topic.values(), key=lambda c: (-c.score, c.topic)))
@@ -635,6 +642,9 @@ def decide(
 
     ``terms`` is how many distinct content words the message had: one generic word ("mail",
     "outlook") is never enough to answer, unless it is an error code or a listed keyword.
+    The best out-of-scope group rejects only when it leads the best topic by ``oos_margin``
+    (or pulls it under the clarify floor); an answer needs the topic ``oos_answer_margin``
+    ahead of it; in between, the topic is asked about.
     """
     top = ranked[0].score if ranked else 0.0
     second = ranked[1].score if len(ranked) > 1 else 0.0
@@ -666,8 +676,8 @@ def decide(
     if oos_lead >= settings.oos_margin:
         return result(
             Decision.NONE,
-            f"out-of-scope '{out_of_scope}' ({out_of_scope_score:.2f}) clearly beats every "
-            f"topic ({top:.2f}): lead {oos_lead:.2f} >= {settings.oos_margin}",
+            f"out-of-scope '{out_of_scope}' ({out_of_scope_score:.2f}) leads every topic "
+            f"({top:.2f}) by {oos_lead:.2f} >= {settings.oos_margin}",
         )
     enough_words = terms > 1 or (bool(ranked) and ranked[0].keyword)
     clear_of_oos = -oos_lead >= settings.oos_answer_margin
