@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from bot.core.matching import Matcher, MatchResult
     from bot.evaluation import Report
     from bot.reports.report import Report as ReportFigures
-    from bot.store.records import EventRecord
+    from bot.store.helpdesk import EventRecord
 
 logger = logging.getLogger(__name__)
 

@@ -37,6 +37,7 @@ class Closure(StrEnum):
     USER = "user"  # the user sent /cancel
     BLOCKED = "blocked"  # the user blocked the bot: nobody to deliver to
     FORGOTTEN = "forgotten"  # the user sent /forget
+    UNREACHABLE = "unreachable"  # the staff chat could not be reached when it opened
 
 
 class StaffMode(StrEnum):
@@ -264,6 +265,8 @@ def announcement(ticket: Ticket) -> str:
         return f"⛔ Ticket {ticket.number}: the user blocked the bot. Ticket closed."
     if closure is Closure.FORGOTTEN:
         return f"🗑 Ticket {ticket.number}: the user asked to be forgotten. Ticket closed."
+    if closure is Closure.UNREACHABLE:
+        return f"⚠️ Ticket {ticket.number} could not be posted here; the user was sent elsewhere."
     return f"✅ Ticket {ticket.number} closed. The user is asked to rate the help."
 
 

@@ -206,12 +206,15 @@ def _suggest(
     if guess is not None and decision is not Decision.NONE and not denied:
         section = "faqs" if kb.faq(guess) is not None else "problems"
         return Suggestion(kind=EditKind.EXAMPLES, section=section, entry=guess, examples=examples)
+    note = "nothing in the guide fits"
+    if denied and guess is not None:
+        note = f"the user said it is not {guess}"
     return Suggestion(
         kind=EditKind.NEW_OUT_OF_SCOPE,
         section="out_of_scope",
         entry=_new_group_id(distinct[0]),
         examples=examples,
-        note="or, if the guide should cover it, a new problem or FAQ entry with these examples",
+        note=f"{note}: a new out-of-scope group, or a new entry if the guide should cover it",
     )
 
 
@@ -254,7 +257,7 @@ def _suggestion_line(s: Suggestion) -> str:
     if s.kind is EditKind.EXAMPLES:
         return f"add {len(s.examples)} example(s) to {s.section[:-1]} {s.entry}"
     if s.kind is EditKind.NEW_OUT_OF_SCOPE:
-        return f"new out-of-scope group {s.entry}"
+        return f"new out-of-scope group {s.entry} ({s.note.partition(':')[0]})"
     return s.note
 
 
@@ -304,7 +307,7 @@ def suggestions_yaml(groups: list[Group], *, days: float, generated: str) -> str
         why = (
             f"group {n}: {g.count} text(s), best guess {g.guess} {g.guess_score:.2f}"
             if s.kind is EditKind.EXAMPLES
-            else f"group {n}: {g.count} text(s) that nothing in the guide fits"
+            else f"group {n}: {g.count} text(s); {s.note.partition(':')[0]}"
         )
         block = [f"  - id: {_q(s.entry)}  # {why}", "    examples:"]
         block += [f"      - {_q(example)}" for example in s.examples]

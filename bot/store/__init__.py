@@ -9,7 +9,7 @@ from typing import Protocol
 
 from bot.core.session import Session
 from bot.errors import ConfigError
-from bot.store.records import RecordStore
+from bot.store.helpdesk import RecordStore
 
 
 class SessionStore(RecordStore, Protocol):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 from bot.core.session import Session, session_from_json, session_to_json
+from bot.store.helpdesk import EventRecord
 from bot.store.memory_records import MemoryRecords
-from bot.store.records import EventRecord
 
 __all__ = ["EventRecord", "MemoryStore"]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from bot.core import tickets as rules
 from bot.core.tickets import Ticket
-from bot.store.records import EventRecord
+from bot.store.helpdesk import EventRecord
 
 
 class MemoryRecords:

@@ -18,7 +18,7 @@ from typing import Any
 from bot.core import tickets as rules
 from bot.core.tickets import Ticket
 from bot.errors import StoreError
-from bot.store.records import EventRecord
+from bot.store.helpdesk import EventRecord
 
 EVENTS_KEY = "alimail:events:v2"
 TICKET_PREFIX = "alimail:ticket:"

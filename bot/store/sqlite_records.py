@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 
 from bot.core import tickets as rules
 from bot.core.tickets import Ticket, TicketState
-from bot.store.records import EventRecord
+from bot.store.helpdesk import EventRecord
 
 RECORDS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

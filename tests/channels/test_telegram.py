@@ -109,6 +109,7 @@ async def test_commands_are_registered_with_set_my_commands_at_start(
         "help",
         "cancel",
         "human",
+        "forget",
     ]
 
 
@@ -156,47 +157,7 @@ async def test_human_without_a_staff_chat_says_where_to_go_instead(bot: RunningB
     assert session.state is State.IDLE
 
 
-async def test_human_opens_a_ticket_staff_replies_are_relayed_and_close_ends_it(
-    staffed_bot: RunningBot, fake_bot_api: FakeBotApi, kb: KnowledgeBase, matcher: Matcher
-) -> None:
-    bot = staffed_bot
-    await bot.say(USER, answering_example(kb, matcher, "mailbox-full"))
-    await bot.press(USER, "✅ Done")
-    (handed,) = await bot.say(USER, "/human")
-    assert "asked a person from the support team" in handed.visible_text
-
-    ticket = fake_bot_api.last_message(STAFF)
-    assert f"#chat{USER}" in ticket.visible_text
-    assert "Cannot Receive New Emails Due to Full Mailbox" in ticket.visible_text
-    assert "user: " in ticket.visible_text  # the transcript
-
-    # While waiting, the user's words go to the staff group, and nothing is said back.
-    assert await bot.say(USER, "it says <552> & stuff") == []
-    relay = fake_bot_api.last_message(STAFF)
-    assert relay.visible_text == f"💬 #chat{USER}: it says <552> & stuff"
-
-    reply = fake_bot_api.send_text(
-        STAFF,
-        "Please delete old mail in Trash",
-        chat_type="supergroup",
-        user_id=STAFF_MEMBER,
-        reply_to=ticket.message_id,
-    )
-    (relayed,) = await bot.turn(USER, reply)
-    assert (
-        relayed.visible_text
-        == f"User {STAFF_MEMBER} (support team): Please delete old mail in Trash"
-    )
-
-    close = fake_bot_api.send_text(
-        STAFF, "/close", chat_type="supergroup", user_id=STAFF_MEMBER, reply_to=ticket.message_id
-    )
-    (closed,) = await bot.turn(USER, close)
-    assert "closed this conversation" in closed.visible_text
-    assert fake_bot_api.last_message(STAFF).visible_text == f"Closed #chat{USER}."
-    session = bot.session(USER)
-    assert session is not None
-    assert session.state is State.IDLE
+# Tickets, staff replies and /close: tests/channels/test_telegram_staff.py
 
 
 async def test_staff_chat_chatter_that_is_not_a_ticket_reply_is_ignored(
@@ -206,13 +167,6 @@ async def test_staff_chat_chatter_that_is_not_a_ticket_reply_is_ignored(
     update = fake_bot_api.send_text(STAFF, "coffee anyone?", chat_type="supergroup")
     await staffed_bot.processed(update)
     assert len(fake_bot_api.requests("sendMessage")) == before
-
-
-async def test_stats_are_for_admins_only(staffed_bot: RunningBot) -> None:
-    (refused,) = await staffed_bot.say(OTHER_USER, "/stats")
-    assert refused.visible_text == "Sorry, /stats is for admins."
-    (stats,) = await staffed_bot.say(USER, "/stats")
-    assert stats.visible_text.startswith("Last 7 days")
 
 
 # ------------------------------------------------------------------------------ walkthroughs
@@ -337,7 +291,7 @@ async def test_hostile_text_reaches_the_staff_exactly_as_typed(
     await staffed_bot.say(USER, "/human")
     assert await staffed_bot.say(USER, text) == []
     relay = fake_bot_api.last_message(STAFF)
-    assert relay.visible_text == f"💬 #chat{USER}: {text[:3500]}".strip()
+    assert relay.visible_text == f"💬 Ticket 1: {text[:3500]}".strip()
     assert all(r.ok for r in fake_bot_api.requests("sendMessage"))
 
 

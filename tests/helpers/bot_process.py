@@ -268,6 +268,7 @@ async def running_bot(
     staff_chat: int | None = None,
     admins: Iterable[int] = (),
     rate_limit: bool = False,
+    fallback_contact: str | None = None,
 ) -> AsyncIterator[RunningBot]:
     """Start the real application against ``fake`` in this event loop; stop it afterwards."""
     settings = Settings(
@@ -276,6 +277,7 @@ async def running_bot(
         staff_chat=staff_chat,
         admins=frozenset(admins),
         rate_limit=rate_limit,
+        fallback_contact=fallback_contact,
     )
     store = store if store is not None else MemoryStore()
     with _ssl_context_reused():

@@ -379,6 +379,10 @@ class BotMessage:
     reply_to_message_id: int | None = None
     edits: tuple[MessageEdit, ...] = ()
     deleted: bool = False
+    # Forum topics and copyMessage (helpdesk tickets).
+    message_thread_id: int | None = None
+    media: JsonDict | None = None  # {"photo": [...]} etc. for a copied photo, sticker...
+    copied_from: tuple[int, int] | None = None  # (chat_id, message_id) of the original
 
     @property
     def buttons(self) -> list[JsonDict]:
@@ -733,6 +737,9 @@ class FakeBotApi:
         self._commands: dict[tuple[str, str], list[JsonDict]] = {}
         self._menu_buttons: dict[int | None, JsonDict] = {}
         self._webhook: JsonDict = {}
+        # forum topics and chat members (helpdesk staff groups)
+        self._topics: dict[int, dict[int, str]] = {}
+        self._members: dict[int, dict[int, str]] = {}
         # recording and faults
         self._requests: list[RecordedRequest] = []
         self._scheduled_faults: dict[str, deque[_Fault]] = {}
@@ -762,6 +769,11 @@ class FakeBotApi:
             "sendChatAction": self._send_chat_action,
             "setChatMenuButton": self._set_chat_menu_button,
             "getChatMenuButton": self._get_chat_menu_button,
+            "getChat": self._get_chat,
+            "getChatMember": self._get_chat_member,
+            "createForumTopic": self._create_forum_topic,
+            "closeForumTopic": self._close_forum_topic,
+            "copyMessage": self._copy_message,
         }
         self._methods_by_lower = {name.lower(): name for name in self._methods}
 
@@ -1252,10 +1264,20 @@ class FakeBotApi:
             "from": {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")},
             "chat": copy.deepcopy(self._chats[message.chat_id]),
             "date": message.date,
-            "text": message.visible_text,
         }
-        if message.entities:
-            result["entities"] = [dict(e) for e in message.entities]
+        if message.media is not None:
+            result.update(copy.deepcopy(message.media))
+            if message.visible_text:
+                result["caption"] = message.visible_text
+                if message.entities:
+                    result["caption_entities"] = [dict(e) for e in message.entities]
+        else:
+            result["text"] = message.visible_text
+            if message.entities:
+                result["entities"] = [dict(e) for e in message.entities]
+        if message.message_thread_id is not None:
+            result["message_thread_id"] = message.message_thread_id
+            result["is_topic_message"] = True
         if message.reply_markup and "inline_keyboard" in message.reply_markup:
             result["reply_markup"] = copy.deepcopy(message.reply_markup)
         if message.edit_date is not None:
@@ -1287,6 +1309,7 @@ class FakeBotApi:
         reply_to = reply.get("message_id") if isinstance(reply, dict) else None
         if reply_to is None:
             reply_to = _int_param(params, "reply_to_message_id")
+        thread = self._thread_param(chat_id, params)
         with self._cond:
             if reply_to is not None and self._any_message_json(chat_id, int(reply_to)) is None:
                 if not (
@@ -1305,10 +1328,120 @@ class FakeBotApi:
                 reply_markup=markup,
                 date=int(time.time()),
                 reply_to_message_id=None if reply_to is None else int(reply_to),
+                message_thread_id=thread,
             )
             self._bot_messages.setdefault(chat_id, {})[message.message_id] = message
             self._changed()
             return self._message_json(message)
+
+    # ---------------------------------------------------------------- Bot API: staff groups
+
+    def _thread_param(self, chat_id: int, params: JsonDict) -> int | None:
+        """``message_thread_id``, checked like Telegram: only in a forum, only a real topic."""
+        thread = _int_param(params, "message_thread_id")
+        if thread is None:
+            return None
+        with self._lock:
+            if not self._chats[chat_id].get("is_forum"):
+                return None  # Telegram ignores it outside forums
+            if thread not in self._topics.get(chat_id, {}):
+                raise _bad_request("message thread not found")
+        return thread
+
+    def _get_chat(self, params: JsonDict) -> JsonDict:
+        chat_id = self._known_chat(params)
+        with self._lock:
+            chat = copy.deepcopy(self._chats[chat_id])
+        # ChatFullInfo's required fields (PTB refuses the answer without them).
+        chat.update({"accent_color_id": 0, "max_reaction_count": 11})
+        chat["accepted_gift_types"] = {
+            "unlimited_gifts": False,
+            "limited_gifts": False,
+            "unique_gifts": False,
+            "premium_subscription": False,
+            "gifts_from_channels": False,
+        }
+        return chat
+
+    def _get_chat_member(self, params: JsonDict) -> JsonDict:
+        chat_id = self._known_chat(params)
+        user_id = _int_param(params, "user_id", required=True)
+        assert user_id is not None
+        with self._lock:
+            status = self._members.get(chat_id, {}).get(user_id, "left")
+        return {"status": status, "user": self._user(user_id)}
+
+    def _create_forum_topic(self, params: JsonDict) -> JsonDict:
+        chat_id = self._known_chat(params)
+        name = _str_param(params, "name") or ""
+        if not 1 <= len(name) <= 128:
+            raise _bad_request("TOPIC_TITLE_EMPTY" if not name else "TOPIC_TITLE_TOO_LONG")
+        with self._cond:
+            if not self._chats[chat_id].get("is_forum"):
+                raise _bad_request("the chat is not a forum")
+            thread = self._new_message_id(chat_id)  # the topic's creation message id
+            self._topics.setdefault(chat_id, {})[thread] = name
+            self._changed()
+        return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
+
+    def _close_forum_topic(self, params: JsonDict) -> bool:
+        chat_id = self._known_chat(params)
+        thread = _int_param(params, "message_thread_id", required=True)
+        with self._lock:
+            if thread not in self._topics.get(chat_id, {}):
+                raise _bad_request("message thread not found")
+        return True
+
+    def _copy_message(self, params: JsonDict) -> JsonDict:
+        chat_id = self._known_chat(params)
+        source_chat = self._known_chat(params, name="from_chat_id")
+        message_id = _int_param(params, "message_id", required=True)
+        assert message_id is not None
+        thread = self._thread_param(chat_id, params)
+        with self._cond:
+            original = self._user_messages.get(source_chat, {}).get(message_id)
+            if original is None:
+                bot_message = self._bot_messages.get(source_chat, {}).get(message_id)
+                original = None if bot_message is None else self._message_json(bot_message)
+            if original is None:
+                raise _bad_request("message to copy not found")
+            kinds = ("photo", "document", "sticker", "voice", "video", "audio", "animation")
+            media = {k: copy.deepcopy(original[k]) for k in kinds if k in original}
+            if "caption" in params:
+                caption, entities = (
+                    self._render_text(
+                        params["caption"],
+                        _str_param(params, "parse_mode"),
+                        _json_param(params, "caption_entities"),
+                    )
+                    if params["caption"]
+                    else ("", ())
+                )
+                source = str(params["caption"])
+            else:
+                caption = str(original.get("caption") or original.get("text") or "")
+                entities = tuple(
+                    original.get("caption_entities") or original.get("entities") or ()
+                )
+                source = caption
+            if "sticker" in media and caption:
+                raise _bad_request("message can't have a caption")  # stickers have none
+            message = BotMessage(
+                chat_id=chat_id,
+                message_id=self._new_message_id(chat_id),
+                text=source,
+                parse_mode=_str_param(params, "parse_mode"),
+                visible_text=caption,
+                entities=entities,
+                reply_markup=self._reply_markup(params, inline_only=True),
+                date=int(time.time()),
+                message_thread_id=thread,
+                media=media or None,
+                copied_from=(source_chat, message_id),
+            )
+            self._bot_messages.setdefault(chat_id, {})[message.message_id] = message
+            self._changed()
+            return {"message_id": message.message_id}
 
     def _message_to_edit(self, params: JsonDict) -> BotMessage:
         if params.get("inline_message_id"):
@@ -1567,13 +1700,23 @@ class FakeBotApi:
     # ---------------------------------------------------------------- simulating users
 
     def add_chat(
-        self, chat_id: int, *, chat_type: str = "private", title: str | None = None
+        self,
+        chat_id: int,
+        *,
+        chat_type: str = "private",
+        title: str | None = None,
+        is_forum: bool = False,
     ) -> JsonDict:
-        """Make a chat known (as if it had talked to the bot) and return its Chat object."""
+        """Make a chat known (as if it had talked to the bot) and return its Chat object.
+
+        ``is_forum``: a supergroup with topics enabled (``createForumTopic`` works there).
+        """
         with self._lock:
             chat = self._chats.get(chat_id)
             if chat is not None:
                 return chat
+            if is_forum and chat_type != "supergroup":
+                raise ValueError("only a supergroup can be a forum")
             if chat_type == "private":
                 if chat_id <= 0:
                     raise ValueError(f"a private chat id is the user's id (> 0), got {chat_id}")
@@ -1582,10 +1725,30 @@ class FakeBotApi:
                 if chat_id >= 0:
                     raise ValueError(f"a {chat_type} id is negative, got {chat_id}")
                 chat = {"id": chat_id, "type": chat_type, "title": title or f"Chat {-chat_id}"}
+                if is_forum:
+                    chat["is_forum"] = True
             else:
                 raise ValueError(f"unknown chat type {chat_type!r}")
             self._chats[chat_id] = chat
             return chat
+
+    def add_member(self, chat_id: int, user_id: int, *, status: str = "member") -> None:
+        """Make a user a member of a group (``getChatMember`` answers ``status``)."""
+        if status not in ("creator", "administrator", "member", "restricted", "left", "kicked"):
+            raise ValueError(f"unknown member status {status!r}")
+        with self._lock:
+            self._members.setdefault(chat_id, {})[user_id] = status
+            self._user(user_id)
+
+    def remove_chat(self, chat_id: int) -> None:
+        """The bot was removed from a group (or it never existed): it answers "chat not found"."""
+        with self._lock:
+            self._chats.pop(chat_id, None)
+
+    def topics(self, chat_id: int) -> dict[int, str]:
+        """The forum topics the bot created in a chat: thread id to name."""
+        with self._lock:
+            return dict(self._topics.get(chat_id, {}))
 
     def add_user(
         self,
@@ -1639,6 +1802,7 @@ class FakeBotApi:
         chat_type: str,
         forward_origin: JsonDict | None = None,
         reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> int:
         with self._cond:
             chat = self.add_chat(chat_id, chat_type=chat_type)
@@ -1657,6 +1821,25 @@ class FakeBotApi:
                 if replied is None:
                     raise ValueError(f"no message {reply_to} in chat {chat_id} to reply to")
                 message["reply_to_message"] = replied
+            if thread_id is not None:
+                if thread_id not in self._topics.get(chat_id, {}):
+                    raise ValueError(f"no forum topic {thread_id} in chat {chat_id}")
+                message["message_thread_id"] = thread_id
+                message["is_topic_message"] = True
+                if reply_to is None:
+                    # As Telegram does: a plain message in a topic "replies" to its creation.
+                    message["reply_to_message"] = {
+                        "message_id": thread_id,
+                        "from": {k: self.bot_user[k] for k in ("id", "is_bot", "first_name")},
+                        "chat": copy.deepcopy(chat),
+                        "date": int(time.time()),
+                        "message_thread_id": thread_id,
+                        "forum_topic_created": {
+                            "name": self._topics[chat_id][thread_id],
+                            "icon_color": 7322096,
+                        },
+                        "is_topic_message": True,
+                    }
             self._user_messages.setdefault(chat_id, {})[message["message_id"]] = message
             return self._enqueue("message", message)
 
@@ -1690,6 +1873,7 @@ class FakeBotApi:
         forward_origin: JsonDict | None = None,
         entities: list[JsonDict] | None = None,
         reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> int:
         """A user sends ``text`` (commands and @mentions get entities); returns the update_id."""
         if not text:
@@ -1701,6 +1885,7 @@ class FakeBotApi:
             chat_type=chat_type,
             forward_origin=forward_origin,
             reply_to=reply_to,
+            thread_id=thread_id,
         )
 
     def _media(
@@ -1713,12 +1898,18 @@ class FakeBotApi:
         user_id: int | None,
         chat_type: str,
         reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> int:
         content: JsonDict = {kind: media}
         if caption:
             content.update(self._text_content(caption, None, key="caption"))
         return self._user_message(
-            chat_id, content, user_id=user_id, chat_type=chat_type, reply_to=reply_to
+            chat_id,
+            content,
+            user_id=user_id,
+            chat_type=chat_type,
+            reply_to=reply_to,
+            thread_id=thread_id,
         )
 
     def _file_ids(self, prefix: str) -> JsonDict:
@@ -1735,6 +1926,7 @@ class FakeBotApi:
         user_id: int | None = None,
         chat_type: str = "private",
         reply_to: int | None = None,
+        thread_id: int | None = None,
     ) -> int:
         """A user sends a photo, optionally captioned; returns the update_id."""
         sizes = [
@@ -1749,6 +1941,7 @@ class FakeBotApi:
             user_id=user_id,
             chat_type=chat_type,
             reply_to=reply_to,
+            thread_id=thread_id,
         )
 
     def send_document(

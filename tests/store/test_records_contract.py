@@ -8,8 +8,8 @@ from dataclasses import replace
 from bot.core import tickets as rules
 from bot.core.session import Session
 from bot.core.tickets import Closure, StaffMode, Ticket
+from bot.store.helpdesk import EventRecord
 from bot.store.memory import MemoryStore
-from bot.store.records import EventRecord
 from tests.store.test_contract import AnyStore, MakeStore, make_store, store
 
 __all__ = ["make_store", "store"]  # fixtures used by the tests below

@@ -43,8 +43,10 @@ COMMANDS = (
     ("help", "How to talk to me"),
     ("cancel", "Stop and start over"),
     ("human", "Talk to a person"),
+    ("forget", "Delete everything stored about me"),
 )
-ADMIN_COMMANDS = ("stats",)
+ADMIN_COMMANDS = ("stats", "inbox")
+STAFF_COMMANDS = ("close",)
 HEALTH_WATCH = "alimail-bot:health-watch"
 
 
@@ -78,7 +80,7 @@ def build_application(
     if settings.rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     application = builder.build()
-    command_names = [name for name, _ in COMMANDS] + list(ADMIN_COMMANDS)
+    command_names = [name for name, _ in COMMANDS] + list(ADMIN_COMMANDS + STAFF_COMMANDS)
     application.add_handler(
         CommandHandler(command_names, channel.on_command, filters=~filters.UpdateType.EDITED)
     )

@@ -23,7 +23,7 @@ from telegram.ext import ContextTypes
 from bot.channels.telegram.delivery import Delivery, DeliveryMixin, _together
 from bot.channels.telegram.inline import InlineMixin
 from bot.channels.telegram.keyboards import CARD
-from bot.channels.telegram.staff import StaffMixin
+from bot.channels.telegram.staff import ADMIN_COMMANDS, StaffMixin, masked_text
 from bot.config import Settings
 from bot.core.callback import unpack
 from bot.core.dialogue import Engine, Outcome
@@ -31,8 +31,10 @@ from bot.core.events import Command, Event, UserText
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Matcher
 from bot.core.replies import Reply
-from bot.core.session import Session, State
+from bot.core.session import Session
+from bot.core.tickets import StaffMode
 from bot.errors import StoreError
+from bot.helpdesk import Helpdesk, HelpdeskSettings
 from bot.ops.metrics import Metrics
 from bot.ops.updates import note_outcome
 from bot.store import SessionStore
@@ -68,6 +70,12 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         self.delivery = Delivery()
         self.bot_id: int | None = None
         self.bot_username: str = ""
+        self.helpdesk = Helpdesk(
+            store,
+            HelpdeskSettings(retention_days=settings.retention_days, salt=settings.salt),
+            clock=clock,
+        )
+        self._staff_mode_known: StaffMode | None = None
 
     # handlers ------------------------------------------------------------------------------
 
@@ -78,10 +86,14 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             return
         name = message.text.split()[0].lstrip("/").split("@")[0].lower()
         arg = message.text.partition(" ")[2].strip()
-        if name == "stats":
-            await self._stats(update, context)
-            return
-        await self._converse(update, context, Command(name=name, arg=arg))
+        if self._is_staff_chat(update.effective_chat.id):
+            await self._staff_message(message, context)
+        elif name in ADMIN_COMMANDS:
+            await self._admin_command(update, context, name, arg)
+        elif name == "forget" and update.effective_chat.type == ChatType.PRIVATE:
+            await self._forget(update, context)
+        else:
+            await self._converse(update, context, Command(name=name, arg=arg))
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Text or a caption: a description, an answer to a step, or a forwarded question."""
@@ -89,7 +101,8 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         chat = update.effective_chat
         if message is None or chat is None:
             return
-        text = message.text or message.caption or ""
+        # Passwords and card numbers never reach the engine, the store or the staff.
+        text = masked_text(message)
         if self._is_staff_chat(chat.id):
             await self._staff_message(message, context)
             return
@@ -108,8 +121,13 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         chat = update.effective_chat
         if message is None or chat is None:
             return
+        if self._is_staff_chat(chat.id):
+            await self._staff_message(message, context)
+            return
         if chat.type != ChatType.PRIVATE and not self._addressed_to_me(message):
             return
+        if chat.type == ChatType.PRIVATE and await self._user_media(context, message):
+            return  # on its way to the person handling the ticket
         await self._send(context, chat.id, Reply(text=DESCRIBE_IN_WORDS), version=0)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -174,10 +192,9 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         chat_id = str(chat.id)
         outcome, before = self._apply(chat_id, event, stored=stored)
         note_outcome(before.state.value, outcome.session.state.value, outcome.log)
-        if outcome.escalated:
-            await self._open_ticket(context, chat, outcome)
-        if outcome.session.state is State.HANDOFF and isinstance(event, UserText):
-            await self._relay_to_staff(context, chat.id, event.text)
+        # Masked, pseudonymised, with walkthrough progress (bot.core.journal).
+        await self.helpdesk.journal(chat_id, before, outcome)
+        outcome = await self._helpdesk_turn(context, update, event, before, outcome)
         if not outcome.replies:
             return
         sending = self._send_all(context, chat.id, outcome)
@@ -203,11 +220,11 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             session = current or self.engine.new_session(chat_id, now=self.clock())
             outcome = self.engine.handle(session, event, now=self.clock())
             if outcome.session == session:
-                self._log(chat_id, outcome)
+                self._count(outcome)
                 return outcome, session
             expected = None if current is None else current.version
             if self.store.put(outcome.session, expected_version=expected):
-                self._log(chat_id, outcome)
+                self._count(outcome)
                 return outcome, session
             logger.info("chat %s changed under us; retrying", chat_id)
         raise StoreError(f"could not save chat {chat_id} after {CAS_ATTEMPTS} attempts")
@@ -217,15 +234,11 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         # replica), its newer prompt wins and this put changes nothing.
         self.store.put(replace(session, prompt_ref=prompt), expected_version=session.version)
 
-    def _log(self, chat_id: str, outcome: Outcome) -> None:
-        now = self.clock()
-        for record in outcome.log:
-            if self.metrics is not None:
+    def _count(self, outcome: Outcome) -> None:
+        # The event log itself is written by the caller (helpdesk.journal), off the loop.
+        if self.metrics is not None:
+            for record in outcome.log:
                 self.metrics.events.labels(kind=record.kind).inc()
-            try:
-                self.store.log_event(record.kind, chat_id, record.topic, record.detail, now)
-            except StoreError:
-                logger.warning("event log write failed for %s", record.kind)
 
     # groups -----------------------------------------------------------------------------------
 

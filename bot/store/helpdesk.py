@@ -1,4 +1,4 @@
-"""Event-log and ticket records: the part of every store that the people behind the bot use.
+"""Event-log and ticket records: the part of every store that the helpdesk and reports use.
 
 Each backend mixes in its own class (``memory_records``, ``sqlite_records``, ``redis_records``);
 this module holds what they share: the record type and the protocol, run by one contract suite.
