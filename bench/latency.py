@@ -1,8 +1,9 @@
 """Per-question latency of ``Matcher.match``, matcher build time and memory, CLI cold start.
 
 ``python bench/latency.py`` times the matcher on the shipped knowledge (``knowledge/``) over
-the texts of ``tests/data/calibration.yaml``, ``bench/data/heldout.yaml`` and
-``bench/data/realworld.yaml``, then the cold start of ``python -m bot ask "mailbox full"``.
+the texts of ``tests/data/calibration.yaml``, ``bench/data/heldout.yaml``,
+``bench/data/realworld.yaml`` and the Chinese sets (``*-zh.yaml``), then the cold start of
+``python -m bot ask "mailbox full"``.
 ``--synthetic 1000`` (or ``10000``) times it on a generated knowledge base instead
 (``bench/synthetic.py``) and adds build memory and accuracy@1 on held-out paraphrases.
 ``--profile`` adds a cProfile of the timed queries.
@@ -45,6 +46,9 @@ QUERY_FILES = (
     ROOT / "tests/data/calibration.yaml",
     ROOT / "bench/data/heldout.yaml",
     ROOT / "bench/data/realworld.yaml",
+    # Chinese messages go to the Chinese matcher: both languages are in the mix.
+    ROOT / "tests/data/calibration-zh.yaml",
+    ROOT / "bench/data/heldout-zh.yaml",
 )
 BUDGET_SHIPPED_MS = 1.0
 BUDGET_SYNTHETIC_MS = 10.0

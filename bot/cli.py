@@ -375,6 +375,10 @@ def cmd_kb(args: argparse.Namespace, settings: Settings) -> int:
         f"{directory}: OK, {len(kb.problems)} problems, {len(kb.faqs)} FAQ entries, "
         f"{len(kb.out_of_scope)} out-of-scope groups, {examples} examples"
     )
+    for language in kb.languages[1:]:
+        translated = kb.in_language(language)
+        count = sum(len(e.examples) for e in (*translated.problems, *translated.faqs))
+        print(f"  {language}: every entry translated, facts checked, {count} examples")
     return 0
 
 

@@ -261,6 +261,28 @@ def test_kb_validate_names_file_and_line_of_a_broken_folder(
     assert "Traceback" not in err
 
 
+def test_kb_validate_checks_the_chinese_translation_facts(
+    environ: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    knowledge_dir: Path,
+    tmp_path: Path,
+) -> None:
+    code, out, _ = run_cli(["kb", "validate", str(knowledge_dir)], environ, capsys)
+    assert code == 0
+    assert "zh: every entry translated, facts checked" in out
+    for path in knowledge_dir.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    zh = tmp_path / "alimail-email.zh.yaml"
+    text = zh.read_text(encoding="utf-8")
+    zh.write_text(text.replace("选择 **Email Settings > Receiving and Sending**", "选择 收发设置"))
+
+    code, out, err = run_cli(["kb", "validate", str(tmp_path)], environ, capsys)
+
+    assert code == 2
+    assert "alimail-email.zh.yaml:" in err
+    assert "missing 'Email Settings > Receiving and Sending'" in err
+
+
 def test_kb_validate_of_a_missing_folder_is_exit_2(
     environ: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.i18n import _
 from bot.core.knowledge import Faq, KnowledgeBase, Problem, Step
 from bot.core.matching import MatchResult
 
@@ -9,7 +10,8 @@ from bot.core.matching import MatchResult
 def step_text(problem: Problem, index: int) -> str:
     """'Step i of n' with the step's own text."""
     step = problem.steps[index]
-    return f"**Step {index + 1} of {len(problem.steps)}**\n{step.text}"
+    head = _("Step {current} of {total}").format(current=index + 1, total=len(problem.steps))
+    return f"**{head}**\n{step.text}"
 
 
 def step_details(problem: Problem, index: int) -> str | None:
@@ -17,7 +19,10 @@ def step_details(problem: Problem, index: int) -> str | None:
     step = problem.steps[index]
     lines = _detail_lines(step)
     # Client tips concern the whole fix, so they help whichever step someone is stuck on.
-    lines.extend(f"{tip.client} tip: {tip.tip}" for tip in problem.client_tips)
+    lines.extend(
+        _("{client} tip: {tip}").format(client=tip.client, tip=tip.tip)
+        for tip in problem.client_tips
+    )
     if not lines:
         return None
     return "\n".join(lines)
@@ -26,17 +31,20 @@ def step_details(problem: Problem, index: int) -> str | None:
 def _detail_lines(step: Step) -> list[str]:
     lines = []
     if step.navigation:
-        lines.append(f"Where: `{step.navigation}`")
+        lines.append(_("Where: {path}").format(path=f"`{step.navigation}`"))
     if step.form_field:
-        lines.append(f"Setting: `{step.form_field}`")
+        lines.append(_("Setting: {field}").format(field=f"`{step.form_field}`"))
     if step.options:
-        lines.append("Options: " + ", ".join(f"**{o}**" for o in step.options))
+        options = ", ".join(f"**{o}**" for o in step.options)
+        lines.append(_("Options: {options}").format(options=options))
     return lines
 
 
 def check_text(problem: Problem, index: int) -> str:
     """'Check j of m' with the verification step."""
-    return f"**Check {index + 1} of {len(problem.verification)}**\n{problem.verification[index]}"
+    total = len(problem.verification)
+    head = _("Check {current} of {total}").format(current=index + 1, total=total)
+    return f"**{head}**\n{problem.verification[index]}"
 
 
 def intro_text(problem: Problem) -> str:
@@ -44,9 +52,13 @@ def intro_text(problem: Problem) -> str:
     symptom = problem.symptoms[0] if problem.symptoms else ""
     lines = [f"**{problem.title}**"]
     if symptom:
-        lines.append(f"What you see: {symptom}")
-    lines.append(f"Why: {problem.root_cause}")
-    lines.append(f"Let's fix it in {len(problem.steps)} steps. Tell me when each one is done.")
+        lines.append(_("What you see: {symptom}").format(symptom=symptom))
+    lines.append(_("Why: {cause}").format(cause=problem.root_cause))
+    lines.append(
+        _("Let's fix it in {count} steps. Tell me when each one is done.").format(
+            count=len(problem.steps)
+        )
+    )
     return "\n".join(lines)
 
 
@@ -59,41 +71,56 @@ def full_guide(problem: Problem) -> str:
     """Every step with its details and every check, in one message ready to copy."""
     parts = [
         f"**{problem.title}**",
-        f"Cause: {problem.root_cause}",
-        "**Fix**",
+        _("Cause: {cause}").format(cause=problem.root_cause),
+        "**{}**".format(_("Fix")),
     ]
     for i, step in enumerate(problem.steps, start=1):
         parts.append(f"{i}. {step.text}")
         parts.extend(f"   {line}" for line in _detail_lines(step))
-    parts.extend(f"Tip ({tip.client}): {tip.tip}" for tip in problem.client_tips)
+    parts.extend(
+        _("Tip ({client}): {tip}").format(client=tip.client, tip=tip.tip)
+        for tip in problem.client_tips
+    )
     parts.extend(problem.notes)
-    parts.append("**Check that it worked**")
+    parts.append("**{}**".format(_("Check that it worked")))
     parts.extend(f"{i}. {check}" for i, check in enumerate(problem.verification, start=1))
     return "\n".join(parts)
 
 
 def case_card(kb: KnowledgeBase, result: MatchResult) -> str:
-    """A staff-facing card: topic, confidence, evidence and the full answer."""
+    """A staff-facing card: topic, confidence, evidence and the full answer.
+
+    ``kb`` is in the staff member's language (and ``_`` speaks it); the message may be in another.
+    """
     if not result.candidates or result.decision.value == "none":
-        lines = ["**No match in the guide**", "The guide does not cover this question."]
+        lines = [
+            "**{}**".format(_("No match in the guide")),
+            _("The guide does not cover this question."),
+        ]
         if result.out_of_scope:
-            lines.append(f"Closest out-of-scope group: {result.out_of_scope}")
-        lines.append("Pick a topic below if one fits, or answer it yourself.")
+            lines.append(
+                _("Closest out-of-scope group: {group}").format(group=result.out_of_scope)
+            )
+        lines.append(_("Pick a topic below if one fits, or answer it yourself."))
         return "\n".join(lines)
     best = result.candidates[0]
-    confidence = "high" if result.decision.value == "answer" else "low, please check"
+    confidence = _("high") if result.decision.value == "answer" else _("low, please check")
     header = [
-        f"**Case card**: {kb.title_of(best.topic)}",
-        f"Topic: `{best.topic}`, confidence {best.score:.2f} ({confidence})",
+        "**{}**: {}".format(_("Case card"), kb.title_of(best.topic)),
+        _("Topic: {topic}, confidence {score} ({confidence})").format(
+            topic=f"`{best.topic}`", score=f"{best.score:.2f}", confidence=confidence
+        ),
     ]
     if best.evidence:
-        header.append(f"Matched: {best.evidence}")
+        header.append(_("Matched: {evidence}").format(evidence=best.evidence))
     others = [f"{c.topic} {c.score:.2f}" for c in result.candidates[1:3]]
     if others:
-        header.append("Other candidates: " + ", ".join(others))
+        header.append(_("Other candidates: {others}").format(others=", ".join(others)))
     s = result.settings
     header.append(
-        f"Thresholds: answer {s.answer_floor}, margin {s.margin}, clarify {s.clarify_floor}"
+        _("Thresholds: answer {answer}, margin {margin}, clarify {clarify}").format(
+            answer=s.answer_floor, margin=s.margin, clarify=s.clarify_floor
+        )
     )
     body = []
     entry = kb.entry(best.id)

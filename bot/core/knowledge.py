@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +92,11 @@ class KnowledgeBase:
     problems: tuple[Problem, ...]
     faqs: tuple[Faq, ...]
     out_of_scope: tuple[OutOfScope, ...] = ()
+    # The language of the text fields; translations are whole bases under the same ids.
+    language: str = "en"
+    translations: Mapping[str, KnowledgeBase] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False
+    )
     # Lookups by id, built once: the matcher asks for thousands of ids per second at scale.
     _problems: dict[str, Problem] = field(init=False, repr=False, compare=False)
     _faqs: dict[str, Faq] = field(init=False, repr=False, compare=False)
@@ -129,6 +136,17 @@ class KnowledgeBase:
         if isinstance(entry, Faq):
             return entry.question
         return entry_id
+
+    def in_language(self, language: str) -> KnowledgeBase:
+        """This base with its text in ``language`` when a translation exists, else itself."""
+        if language == self.language:
+            return self
+        return self.translations.get(language, self)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The source language first, then every translation's."""
+        return (self.language, *sorted(self.translations))
 
     @property
     def ids(self) -> tuple[str, ...]:

@@ -142,13 +142,32 @@ def parse_knowledge(text: str, *, filename: str) -> KnowledgeBase:
 
 
 def load_knowledge(directory: Path) -> KnowledgeBase:
-    """Load and validate every ``*.yaml``/``*.yml`` file in ``directory`` into one base."""
+    """Load and validate every ``*.yaml``/``*.yml`` file in ``directory`` into one base.
+
+    Files named ``<guide>.<lang>.yaml`` are translations (``bot.core.translations``), applied
+    to the base once it is valid.
+    """
+    from bot.core import translations  # imports this module: a top-level import would cycle
+
     paths = _knowledge_files(directory)
     parsed = _Parsed()
+    walkers: list[translations.OverlayWalker] = []
     for path in paths:
-        parsed.extend(_read_and_parse(path))
+        if translations.OVERLAY_NAME.fullmatch(path.name):
+            walker = translations.OverlayWalker(str(path))
+            parsed.errors.extend(_read_and_parse(path, walker=walker).errors)
+            walkers.append(walker)
+        else:
+            parsed.extend(_read_and_parse(path))
     _cross_check(parsed)
-    return _finish(parsed, files=[str(path) for path in paths])
+    files = [str(path) for path in paths]
+    kb = _finish(parsed, files=files)
+    kb, errors = translations.apply_overlays(
+        kb, [w.overlay for w in walkers], guides=[g.text for g in parsed.guides]
+    )
+    if errors:
+        raise KnowledgeError([str(err) for err in _sorted(errors, files)])
+    return kb
 
 
 def validate_knowledge(directory: Path) -> list[str]:
@@ -179,7 +198,7 @@ def _knowledge_files(directory: Path) -> list[Path]:
     return paths
 
 
-def _read_and_parse(path: Path) -> _Parsed:
+def _read_and_parse(path: Path, *, walker: _Walker | None = None) -> _Parsed:
     """Read one file as UTF-8 and parse it; an unreadable file becomes an error, not a crash."""
     filename = str(path)
     try:
@@ -196,15 +215,19 @@ def _read_and_parse(path: Path) -> _Parsed:
             f"not valid UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}: {err.reason})"
         )
         return _Parsed(errors=[_Error(file=filename, line=line, message=message)])
-    return _parse_file(text, filename=filename)
+    return _parse_file(text, filename=filename, walker=walker)
+
+
+def _sorted(errors: list[_Error], files: Sequence[str]) -> list[_Error]:
+    """Errors in file order (as listed), then by line."""
+    rank = {name: index for index, name in enumerate(files)}
+    return sorted(errors, key=lambda err: (rank.get(err.file, len(rank)), err.line))
 
 
 def _finish(parsed: _Parsed, *, files: Sequence[str]) -> KnowledgeBase:
     """Raise every collected error at once, sorted by file and line, or return the base."""
     if parsed.errors:
-        rank = {name: index for index, name in enumerate(files)}
-        ordered = sorted(parsed.errors, key=lambda err: (rank.get(err.file, len(rank)), err.line))
-        raise KnowledgeError([str(err) for err in ordered])
+        raise KnowledgeError([str(err) for err in _sorted(parsed.errors, files)])
     return KnowledgeBase(
         problems=tuple(parsed.problems),
         faqs=tuple(parsed.faqs),
@@ -212,14 +235,14 @@ def _finish(parsed: _Parsed, *, files: Sequence[str]) -> KnowledgeBase:
     )
 
 
-def _parse_file(text: str, *, filename: str) -> _Parsed:
+def _parse_file(text: str, *, filename: str, walker: _Walker | None = None) -> _Parsed:
     """Compose one file's YAML and walk it; cross-file checks are left to the caller."""
     try:
         documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as err:
         line, message = _yaml_error(err, text)
         return _Parsed(errors=[_Error(file=filename, line=line, message=message)])
-    walker = _Walker(filename)
+    walker = walker or _Walker(filename)
     if not documents:
         walker.error(1, "file is empty; expected a mapping with guide, title, problems and faqs")
     else:

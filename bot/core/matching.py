@@ -45,10 +45,19 @@ from enum import StrEnum
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from bot.core import chinese, language
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
 from bot.core.linear import LinearModel, train
 from bot.core.settings import MatchSettings
-from bot.core.text import Flow, clean, mail_flow, stem, strip_forward_prefix, words
+from bot.core.text import (
+    Flow,
+    clean,
+    mail_flow,
+    split_scripts,
+    stem,
+    strip_forward_prefix,
+    words,
+)
 
 STOP_WORDS = frozenset(
     """a an the and or but if then so of to in on at by for from with about into onto over
@@ -209,7 +218,7 @@ class _Analyzer:
             self._by_length[len(word)].append(word)
         self._repairs: dict[str, str | None] = {}
         self._concept_of: dict[str, str] = {}
-        for tag, members in CONCEPTS.items():
+        for tag, members in (*CONCEPTS.items(), *chinese.CONCEPTS.items()):
             for member in members:
                 self._concept_of[stem(member)] = tag
 
@@ -263,6 +272,12 @@ class Matcher:
         self._message_index: dict[str, list[int]] = defaultdict(list)
         self._keywords: dict[str, list[str]] = defaultdict(list)
         self._build()
+        # One matcher per translation: a Chinese message is scored against Chinese text only,
+        # so neither language's examples dilute the other's (and English scores stay as they are).
+        self.by_language: dict[str, Matcher] = {
+            lang: Matcher(translated, language.settings_for(lang, self.settings))
+            for lang, translated in kb.translations.items()
+        }
 
     @classmethod
     def from_knowledge(cls, kb: KnowledgeBase, settings: MatchSettings | None = None) -> Matcher:
@@ -421,6 +436,9 @@ class Matcher:
     def match(self, text: str) -> MatchResult:
         """Rank the topics for ``text`` and decide answer / clarify / none."""
         text = text if isinstance(text, str) else str(text)
+        translated = self.by_language.get(language.detect(text) or "")
+        if translated is not None:
+            return translated.match(text)
         stems, flows = self._analyzer.analyse(text)
         query = self._weigh(self._analyzer.features(stems, flows))
         # A code in a bounce the writer got for mail *they* sent describes the other side's
@@ -523,7 +541,7 @@ class Matcher:
         codes: bool = True,
     ) -> set[str]:
         """Apply error codes, pasted error lines and keywords; return the keyworded entries."""
-        cleaned = clean(text)
+        cleaned = split_scripts(clean(text))
         lowered = cleaned.casefold()
         found: set[str] = set()
         if codes:

@@ -12,6 +12,8 @@ import unicodedata
 from enum import StrEnum
 from functools import lru_cache
 
+from bot.core import chinese
+
 MAX_INPUT_CHARS = 2000
 
 # Forwarded-note and greeting prefixes carry no meaning about the problem.
@@ -69,16 +71,24 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def split_scripts(text: str) -> str:
+    """A space where CJK meets Latin letters or digits: "对方收到552退信" has the code 552."""
+    return _SCRIPT_EDGE.sub(" ", text)
+
+
 def strip_forward_prefix(text: str) -> str:
     """Remove helpdesk framing such as "user says:" or "Fwd:" from the start of a message."""
-    return _PREFIX.sub("", text, count=1)
+    return chinese.strip_prefix(_PREFIX.sub("", text, count=1))
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens with common contractions expanded."""
+    """Lower-cased word tokens with common contractions expanded; Chinese as ``chinese.units``."""
     out: list[str] = []
     text = _SCRIPT_EDGE.sub(" ", clean(text).casefold().replace("\u2019", "'"))
     for raw in _TOKEN.findall(text):
+        if chinese.han_count(raw[0]):
+            out.extend(chinese.units(raw))
+            continue
         expanded = _CONTRACTIONS.get(raw)
         if expanded:
             out.extend(expanded.split())
