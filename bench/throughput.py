@@ -96,8 +96,11 @@ class RunResult:
         return max(0, self.expected_replies - self.replies)
 
 
-def make_plans(users: int) -> list[UserPlan]:
-    """The walkthroughs, with the replies each move brings according to the engine."""
+def make_plans(users: int, *, by: str = "mixed") -> list[UserPlan]:
+    """The walkthroughs, with the replies each move brings according to the engine.
+
+    ``by``: ``mixed`` (half the users press buttons, half type), ``buttons`` or ``words``.
+    """
     settings = Settings(knowledge_dir=ROOT / "knowledge")
     core = build_core(settings)
     engine, kb, matcher = core.engine, core.kb, core.matcher
@@ -106,8 +109,8 @@ def make_plans(users: int) -> list[UserPlan]:
     for index in range(users):
         chat_id = FIRST_CHAT + index
         topic = PROBLEMS[index % len(PROBLEMS)]
-        by = "buttons" if index % 2 == 0 else "words"
-        moves = walkthrough(kb, topic, by=by, describe=phrasing[topic])  # type: ignore[arg-type]
+        way = by if by != "mixed" else ("buttons" if index % 2 == 0 else "words")
+        moves = walkthrough(kb, topic, by=way, describe=phrasing[topic])  # type: ignore[arg-type]
         mirror = Mirror(engine, chat_id)  # type: ignore[arg-type]
         replies = tuple(len(move.expected(mirror)) for move in moves)
         plans.append(UserPlan(chat_id=chat_id, moves=tuple(moves), replies=replies))
@@ -119,6 +122,14 @@ def percentile(samples: Sequence[float], share: float) -> float:
     if len(samples) == 1:
         return samples[0]
     return statistics.quantiles(samples, n=100, method="inclusive")[round(share * 100) - 1]
+
+
+def shown(fake: FakeBotApi, chat_id: int) -> int:
+    """Messages the chat was shown: each new message, and each one edited into a new step."""
+    return sum(
+        1 + sum(1 for e in m.edits if e.method == "editMessageText")
+        for m in fake.messages(chat_id)
+    )
 
 
 class Arrivals:
@@ -135,7 +146,7 @@ class Arrivals:
         self.done = False
 
     def expect(self, chat_id: int, count: int) -> asyncio.Future[float]:
-        """A future resolved (with the time) once the chat holds ``count`` bot messages."""
+        """A future resolved (with the time) once the chat was shown ``count`` messages."""
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.waiting[chat_id] = (count, future)
         return future
@@ -145,7 +156,7 @@ class Arrivals:
         ready = [
             chat_id
             for chat_id, (count, _) in self.waiting.items()
-            if len(self.fake.messages(chat_id)) >= count
+            if shown(self.fake, chat_id) >= count
         ]
         for chat_id in ready:
             self.waiting.pop(chat_id)[1].set_result(now)
@@ -172,7 +183,7 @@ async def drive(fake: FakeBotApi, arrivals: Arrivals, plan: UserPlan, *, mode: s
     for move, count in zip(plan.moves, plan.replies, strict=True):
         if mode == ECHO:
             count = 1  # the bare echo bot answers every update with one message
-        have = len(fake.messages(plan.chat_id))
+        have = shown(fake, plan.chat_id)
         arrived = arrivals.expect(plan.chat_id, have + count)
         sent_at = time.monotonic()
         if move.kind == "say":
@@ -278,7 +289,8 @@ def run_once(
             if spy is not None:
                 recorder.wait(timeout=60)  # py-spy writes its file when the bot exits
         requests = fake.requests()[mark:]
-    sends = [r.at for r in requests if r.method == "sendMessage" and r.ok]
+    # A reply is a new message or, for a button press, the pressed message edited into it.
+    sends = [r.at for r in requests if r.method in ("sendMessage", "editMessageText") and r.ok]
     limited = [r.at for r in requests if r.method in LIMITED and r.ok]
     expected = sum(1 if mode == ECHO else n for p in plans for n in p.replies)
     return RunResult(
@@ -353,6 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=3,
         help="limiter off: the three contenders in turn, this many times each (medians)",
     )
+    parser.add_argument(
+        "--by",
+        choices=["mixed", "buttons", "words"],
+        default="mixed",
+        help="how users answer: half press buttons, half type (default), or all one way",
+    )
     parser.add_argument("--py-spy", type=Path, help="record the limiter-off bot with py-spy")
     parser.add_argument("--py-spy-format", default="flamegraph", help="py-spy output format")
     args = parser.parse_args(argv)
@@ -361,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A plain SIGTERM would skip the finally blocks that stop the bot processes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    plans = make_plans(args.users)
+    plans = make_plans(args.users, by=args.by)
     bot = [sys.executable, "-m", "bot", "run"]
     echo = [sys.executable, str(ROOT / "bench" / "echo_bot.py")]
     with tempfile.TemporaryDirectory(prefix="alimail-bench-") as tmp:

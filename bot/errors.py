@@ -4,6 +4,7 @@ BotError
 ├── ConfigError      a bad environment variable or command-line value
 ├── KnowledgeError   a knowledge file that does not validate (lists every problem found)
 └── StoreError       a session store that cannot be opened, read or written
+    └── StoreUnavailable  the store did not answer in time (down, hung, locked): try later
 """
 
 
@@ -25,3 +26,7 @@ class KnowledgeError(BotError):
 
 class StoreError(BotError):
     """The session store failed or holds data this version cannot read."""
+
+
+class StoreUnavailable(StoreError):
+    """The store did not answer in time or refused the connection; the work can be retried."""

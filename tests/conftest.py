@@ -10,6 +10,7 @@ from bot.core.dialogue import DialogueSettings, Engine
 from bot.core.knowledge import KnowledgeBase
 from bot.core.loader import load_knowledge
 from bot.core.matching import Matcher
+from tests.helpers.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE_DIR = REPO_ROOT / "knowledge"

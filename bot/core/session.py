@@ -87,7 +87,9 @@ def session_from_json(raw: str | bytes) -> Session:
     if not isinstance(data, dict):
         raise StoreError("stored session is not a JSON object")
     schema = data.get("schema")
-    if schema != SCHEMA:
+    # A newer schema is read for the fields this version knows and its other fields are
+    # ignored: during a rolling upgrade old and new replicas share one store.
+    if type(schema) is not int or schema < 1:
         raise StoreError(f"stored session has schema {schema!r}; this version reads {SCHEMA}")
     try:
         return Session(

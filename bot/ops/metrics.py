@@ -73,6 +73,7 @@ class ReplyResult(StrEnum):
     SENT = "sent"
     BLOCKED = "blocked"
     LOST = "lost"
+    UNCERTAIN = "uncertain"  # timed out after being written: probably delivered, not repeated
 
 
 class RetryReason(StrEnum):

@@ -37,12 +37,11 @@ class Ops:
         """The store with every call timed, errors counted, and readiness told."""
         return instrument_store(store, self.metrics, self.health)
 
-    def request(self, *, get_updates: bool = False) -> ObservedRequest:
+    def request(self, *, get_updates: bool = False, **timeouts: float) -> ObservedRequest:
         """An HTTP client for python-telegram-bot whose calls feed metrics, health and logs."""
-        if get_updates:
-            # Long polling holds one connection; the read timeout must outlast the poll.
-            return ObservedRequest(self.api, connection_pool_size=1, read_timeout=15.0)
-        return ObservedRequest(self.api, connection_pool_size=256)
+        # Long polling holds one connection at a time; sends may run in parallel.
+        pool = 1 if get_updates else 256
+        return ObservedRequest(self.api, connection_pool_size=pool, **timeouts)
 
     async def watch(self, *, store: Any, bot_api: Callable[[], Awaitable[Any]] | None) -> None:
         """Probe the store (and the Bot API when it has been quiet) until cancelled."""

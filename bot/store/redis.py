@@ -33,6 +33,7 @@ elseif redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then
     return 0
 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3], 'updated_at', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'revision', 1)
 return 1
 """
 

@@ -9,8 +9,9 @@ import pytest
 
 from bot.core.dialogue import Engine
 from bot.core.events import UserText
-from bot.core.session import Session, State
+from bot.core.session import State
 from bot.store.memory import MemoryStore
+from bot.store.outbox import ChatRecord
 from bot.store.sqlite import SqliteStore
 from tests.helpers.bot_process import running_bot
 from tests.helpers.fake_bot_api import FakeBotApi
@@ -27,15 +28,17 @@ class RacingStore(MemoryStore):
         self.races = 0
         self.lost = 0
 
-    def put(self, session: Session, *, expected_version: int | None) -> bool:
-        if self.races and expected_version is not None:
+    def save(self, record: ChatRecord, *, done: int | None = None) -> bool:
+        if self.races and record.revision is not None and done is not None:
             self.races -= 1
             # The other replica handles a "done" of the same chat and saves first.
-            current = self.get(session.chat_id)
-            assert current is not None
-            theirs = self.engine.handle(current, UserText(text="done"), now=current.updated_at)
-            assert super().put(theirs.session, expected_version=current.version)
-        stored = super().put(session, expected_version=expected_version)
+            current = self.load(record.key)
+            assert current.session is not None
+            theirs = self.engine.handle(
+                current.session, UserText(text="done"), now=current.session.updated_at
+            )
+            assert super().save(replace(current, session=theirs.session))
+        stored = super().save(record, done=done)
         self.lost += not stored
         return stored
 

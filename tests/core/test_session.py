@@ -48,7 +48,15 @@ def test_the_state_is_stored_by_value_with_the_schema_number() -> None:
     assert stored["version"] == 41
 
 
-@pytest.mark.parametrize("schema", [None, 0, SCHEMA + 1, "1"])
+def test_a_newer_schema_is_read_for_the_known_fields_and_unknown_ones_are_ignored() -> None:
+    stored = json.loads(session_to_json(FULL))
+    stored["schema"] = SCHEMA + 1
+    stored["mood"] = {"added": "in a later version"}
+
+    assert session_from_json(json.dumps(stored)) == FULL
+
+
+@pytest.mark.parametrize("schema", [None, 0, True, "1"])
 def test_an_unknown_schema_is_refused(schema: object) -> None:
     stored = json.loads(session_to_json(FULL))
     stored["schema"] = schema

@@ -1,9 +1,9 @@
 """The bot under test, against ``FakeBotApi``: in this process, or as a real ``python -m bot run``.
 
-``running_bot`` builds the real PTB application with ``build_application`` and starts it by
-hand in the test's event loop (``post_init`` included, as ``run_polling`` would). It records
-which updates the bot has *finished* handling, so a test can await "the bot is done with this
-update" and then assert what was sent, or that nothing was: no sleeps anywhere.
+``running_bot`` builds the real PTB application with ``build_application`` and runs it with
+the bot's own ``Runtime`` (polling, the scheduler, the outbox) in the test's event loop. It
+records which updates the bot has *finished* handling, so a test can await "the bot is done
+with this update" and then assert what was sent, or that nothing was: no sleeps anywhere.
 
 ``BotProcess`` runs ``python -m bot run`` as a subprocess pointed at the fake through
 ``TELEGRAM_API_URL``; tests drive it with the fake's blocking ``wait_for*`` calls (the test
@@ -22,15 +22,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from telegram import Update
-
 from bot.channels.render import render_parts
-from bot.channels.telegram import TelegramChannel, build_application, coalesce
+from bot.channels.telegram import Runtime, TelegramChannel, build_application, coalesce
+from bot.channels.telegram.runtime import CHAT_QUEUE_LIMIT
+from bot.channels.telegram.scheduler import WORKERS
 from bot.config import Settings
 from bot.core.dialogue import Engine
 from bot.core.events import ButtonPress, Command, Event, UserText
@@ -39,6 +39,7 @@ from bot.core.matching import Decision, Matcher
 from bot.core.replies import Action, Reply
 from bot.core.session import Session
 from bot.store import SessionStore
+from bot.store.aio import AsyncStore, ThreadedStore
 from bot.store.memory import MemoryStore
 from tests.helpers.fake_bot_api import BotMessage, CallbackAnswer, FakeBotApi, parse_html
 
@@ -140,7 +141,12 @@ def answering_example(kb: KnowledgeBase, matcher: Matcher, topic: str) -> str:
 async def play(
     bot: RunningBot, mirror: Mirror, chat_id: int, moves: Iterable[Move]
 ) -> list[BotMessage]:
-    """Make each move and check the bot's new messages against the engine, move by move."""
+    """Make each move and check the bot's new messages against the engine, move by move.
+
+    Returns every message as the user saw it after each move (a step the next press edited
+    appears in both of its states), oldest first.
+    """
+    shown: list[BotMessage] = []
     for move in moves:
         if move.kind == "press":
             new = await bot.press(chat_id, move.text)
@@ -150,7 +156,8 @@ async def play(
         assert visible_texts(new) == expected, f"chat {chat_id} after {move}"
         with_buttons = [m.message_id for m in bot.fake.messages(chat_id) if m.buttons]
         assert len(with_buttons) <= 1, f"chat {chat_id}: old buttons left after {move}"
-    return bot.fake.messages(chat_id)
+        shown.extend(new)
+    return shown
 
 
 # ---------------------------------------------------------------------------- in this process
@@ -158,42 +165,48 @@ async def play(
 
 @dataclass
 class RunningBot:
-    """The real application, started by hand against the fake, plus what tests need."""
+    """The real application and runtime, started by hand against the fake."""
 
     fake: FakeBotApi
     channel: TelegramChannel
-    store: SessionStore
+    store: Any  # the synchronous store behind the channel's async one, for assertions
     application: Any
+    runtime: Runtime
     done: set[int] = field(default_factory=set)
     presses: list[int] = field(default_factory=list)
-    _finished: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def _update_finished(self, update_id: int | None) -> None:
-        async with self._finished:
-            if update_id is not None:
-                self.done.add(update_id)
-            self._finished.notify_all()
+    def _update_finished(self, update_id: int) -> None:
+        self.done.add(update_id)
+        self._changed.set()
 
     async def processed(self, update_id: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until the bot has finished handling ``update_id`` (all its requests answered)."""
         try:
-            async with self._finished:
-                await asyncio.wait_for(
-                    self._finished.wait_for(lambda: update_id in self.done), timeout
-                )
+            async with asyncio.timeout(timeout):
+                while update_id not in self.done:
+                    self._changed.clear()
+                    await self._changed.wait()
         except TimeoutError:
             raise AssertionError(
                 f"the bot did not finish update {update_id} within {timeout}s"
             ) from None
 
     async def turn(self, chat_id: int, update_id: int) -> list[BotMessage]:
-        """Wait for one update to be handled; return the bot messages it added to the chat.
+        """Wait for one update to be handled; return the bot messages it added or edited.
 
         Call it right after making the update: the bot cannot run before the test awaits.
+        Edited messages (a pressed step turned into the next one) come first, as they are
+        older; then the new ones.
         """
-        before = {m.message_id for m in self.fake.messages(chat_id)}
+        before = {m.message_id: m.edits for m in self.fake.messages(chat_id)}
         await self.processed(update_id)
-        return [m for m in self.fake.messages(chat_id) if m.message_id not in before]
+        return [
+            m
+            for m in self.fake.messages(chat_id)
+            if m.message_id not in before
+            or (m.edits != before[m.message_id] and m.edits[-1].method == "editMessageText")
+        ]
 
     async def say(self, chat_id: int, text: str, **kwargs: Any) -> list[BotMessage]:
         """The user sends ``text``; return the bot's new messages once it is done."""
@@ -225,8 +238,8 @@ class RunningBot:
         for update_id in self.presses:
             self.answer_to(update_id)
 
-    def session(self, chat_id: int) -> Session | None:
-        """The stored session of a chat."""
+    def session(self, chat_id: int | str) -> Session | None:
+        """The stored session of a chat (or of a group member: ``"chat:user"``)."""
         return self.store.get(str(chat_id))
 
 
@@ -265,12 +278,21 @@ async def running_bot(
     engine: Engine,
     *,
     store: SessionStore | None = None,
+    async_store: AsyncStore | None = None,
     staff_chat: int | None = None,
     admins: Iterable[int] = (),
     rate_limit: bool = False,
     fallback_contact: str | None = None,
+    workers: int = WORKERS,
+    chat_queue_limit: int = CHAT_QUEUE_LIMIT,
+    read_timeout: float | None = None,
+    store_timeout: float = 3.0,
 ) -> AsyncIterator[RunningBot]:
-    """Start the real application against ``fake`` in this event loop; stop it afterwards."""
+    """Start the real application and runtime against ``fake`` in this event loop (polling).
+
+    ``store`` (a synchronous store, memory by default) is run in a thread as in production;
+    ``async_store`` is used as it is instead (Redis).
+    """
     settings = Settings(
         token=fake.token,
         api_url=fake.base_url,
@@ -279,32 +301,42 @@ async def running_bot(
         rate_limit=rate_limit,
         fallback_contact=fallback_contact,
     )
-    store = store if store is not None else MemoryStore()
-    with _ssl_context_reused():
-        application, channel = build_application(settings, engine, store)
-    bot = RunningBot(fake=fake, channel=channel, store=store, application=application)
-    processor = application.update_processor
-    handle = processor.do_process_update
-
-    async def tracked(update: object, coroutine: Awaitable[Any]) -> None:
-        try:
-            await handle(update, coroutine)
-        finally:
-            await bot._update_finished(update.update_id if isinstance(update, Update) else None)
-
-    processor.do_process_update = tracked
-    await application.initialize()
-    await application.post_init(application)
-    await application.start()
-    await application.updater.start_polling(
-        poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES
+    sync_store = store if store is not None else getattr(async_store, "sync", None)
+    if sync_store is None:
+        sync_store = MemoryStore()
+    channel_store = (
+        async_store
+        if async_store is not None
+        else ThreadedStore(sync_store, timeout=store_timeout)
     )
+    with _ssl_context_reused():
+        application, channel = build_application(
+            settings, engine, channel_store, read_timeout=read_timeout
+        )
+    runtime = Runtime(
+        application,
+        channel,
+        channel_store,
+        workers=workers,
+        chat_queue_limit=chat_queue_limit,
+        store_retry_seconds=0.2,  # retry a store outage quickly: tests wait for the recovery
+    )
+    channel.outbox_retry_seconds = 0.05
+    channel.policy.backoff = 0.02
+    bot = RunningBot(
+        fake=fake, channel=channel, store=sync_store, application=application, runtime=runtime
+    )
+    runtime.on_done = bot._update_finished
+    await runtime.start()
+    polling = asyncio.create_task(runtime.poll())
     try:
         yield bot
     finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
+        runtime.stopping.set()
+        await polling
+        await runtime.stop()
+        if async_store is None:
+            await channel_store.close()
 
 
 # ---------------------------------------------------------------------------- a real process

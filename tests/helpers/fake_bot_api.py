@@ -742,6 +742,7 @@ class FakeBotApi:
         self._members: dict[int, dict[int, str]] = {}
         # recording and faults
         self._requests: list[RecordedRequest] = []
+        self._started: list[str] = []  # methods of requests received, answered or not
         self._scheduled_faults: dict[str, deque[_Fault]] = {}
         self._fault_rate = 0.0
         self._fault_statuses: tuple[int, ...] = (429, 502)
@@ -977,7 +978,9 @@ class FakeBotApi:
             return self._record(
                 method, params, 404, {"ok": False, "error_code": 404, "description": "Not Found"}
             )
-        with self._lock:
+        with self._cond:
+            self._started.append(canonical)
+            self._changed()
             delay = self._delay
             delayed = (
                 canonical != "getUpdates"
@@ -1732,6 +1735,23 @@ class FakeBotApi:
             self._chats[chat_id] = chat
             return chat
 
+    def add_forum_topic(self, chat_id: int, thread_id: int, name: str = "Topic") -> None:
+        """A forum supergroup with a topic some member opened (thread id ``thread_id``)."""
+        with self._lock:
+            self.add_chat(chat_id, chat_type="supergroup", is_forum=True)
+            self._topics.setdefault(chat_id, {})[thread_id] = name
+
+    def inject_update(self, payload: JsonDict) -> int:
+        """Queue an update of any shape (e.g. one PTB cannot parse); returns its update_id."""
+        with self._cond:
+            update_id = self._next_update_id
+            self._next_update_id += 1
+            update = {"update_id": update_id, **copy.deepcopy(payload)}
+            self._updates[update_id] = update
+            self._pending.append(update)
+            self._changed()
+            return update_id
+
     def add_member(self, chat_id: int, user_id: int, *, status: str = "member") -> None:
         """Make a user a member of a group (``getChatMember`` answers ``status``)."""
         if status not in ("creator", "administrator", "member", "restricted", "left", "kicked"):
@@ -2343,6 +2363,22 @@ class FakeBotApi:
         )
         assert found is not None
         return found
+
+    @property
+    def started_count(self) -> int:
+        """How many requests were received so far (answered or still being answered)."""
+        with self._lock:
+            return len(self._started)
+
+    def wait_for_started(self, method: str, *, after: int = 0, timeout: float = 5.0) -> None:
+        """Block until a ``method`` request was *received* (after mark ``after``), even if the
+        fake is still holding its answer back (``set_delay``): the bot is mid-call."""
+        canonical = self._canonical_method(method)
+        self.wait_for(
+            lambda: canonical in self._started[after:] or None,
+            timeout,
+            description=f"a {method} call to start",
+        )
 
     def wait_until_confirmed(self, update_id: int, timeout: float = 5.0) -> None:
         """Block until the bot has confirmed ``update_id`` (a later getUpdates offset)."""

@@ -11,8 +11,8 @@ from bot.core.tickets import StaffMode
 from bot.ops.runtime import start_ops
 from bot.store.memory import MemoryStore
 from bot.store.redis import RedisStore
+from tests.helpers.redis_server import running_redis
 from tests.ops.test_metrics import value
-from tests.store.conftest import running_redis
 
 SETTINGS = Settings(token="123456789:" + "A" * 35)
 

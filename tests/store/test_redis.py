@@ -14,8 +14,9 @@ from bot.store import open_store
 from bot.store.memory import MemoryStore
 from bot.store.redis import SESSION_PREFIX, RedisStore, redact
 from bot.store.sqlite import SqliteStore
+from tests.helpers.redis_server import free_port, running_redis
 
-from .conftest import assert_exactly_one_writer_wins, free_port, running_redis
+from .conftest import assert_exactly_one_writer_wins
 
 redis = pytest.importorskip(
     "redis", reason="redis package not installed (pip install -e '.[test]')"
@@ -91,12 +92,12 @@ def test_an_unknown_session_schema_is_a_store_error(
     redis_url: str, raw_client: redis.Redis
 ) -> None:
     raw_client.hset(
-        f"{SESSION_PREFIX}42", mapping={"version": "1", "data": '{"schema":2,"chat_id":"42"}'}
+        f"{SESSION_PREFIX}42", mapping={"version": "1", "data": '{"schema":"2","chat_id":"42"}'}
     )
     store = RedisStore(redis_url)
 
     try:
-        with pytest.raises(StoreError, match="chat 42: stored session has schema 2"):
+        with pytest.raises(StoreError, match="chat 42: stored session has schema '2'"):
             store.get("42")
     finally:
         store.close()

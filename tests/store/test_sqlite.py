@@ -123,9 +123,9 @@ def test_a_directory_as_the_path_is_a_store_error(tmp_path: Path) -> None:
 
 
 def test_an_unknown_session_schema_is_a_store_error(store: SqliteStore, db_path: Path) -> None:
-    write_raw(db_path, "42", '{"schema": 99, "chat_id": "42", "state": "idle", "version": 1}')
+    write_raw(db_path, "42", '{"schema": null, "chat_id": "42", "state": "idle", "version": 1}')
 
-    with pytest.raises(StoreError, match=r"chat 42: stored session has schema 99") as caught:
+    with pytest.raises(StoreError, match=r"chat 42: stored session has schema None") as caught:
         store.get("42")
 
     assert str(db_path) in str(caught.value)

@@ -32,6 +32,7 @@ from telegram.ext import ContextTypes
 from bot.channels.render import render_parts
 from bot.channels.telegram.delivery import _BotContext
 from bot.channels.telegram.keyboards import card_keyboard
+from bot.channels.telegram.keys import update_key
 from bot.config import Settings
 from bot.core import compose
 from bot.core import tickets as rules
@@ -48,7 +49,7 @@ from bot.reports.inbox import build_inbox
 from bot.reports.inbox import format_text as inbox_text
 from bot.reports.report import build_report
 from bot.reports.report import format_text as report_text
-from bot.store import SessionStore
+from bot.store.aio import AsyncStore
 
 logger = logging.getLogger(__name__)
 
@@ -70,16 +71,15 @@ class StaffMixin:
     settings: Settings
     kb: KnowledgeBase
     matcher: Matcher
-    store: SessionStore
+    store: AsyncStore
     helpdesk: Helpdesk
     clock: Callable[[], float]
     bot_id: int | None
     _staff_mode_known: StaffMode | None
-    _apply: Callable[..., tuple[Outcome, Session]]
+    _apply: Callable[..., Awaitable[tuple[Outcome, Session]]]
     _send: Callable[..., Awaitable[Message | None]]
     _send_html: Callable[..., Awaitable[Message | None]]
-    _send_all: Callable[..., Awaitable[str | None]]
-    _remember_prompt: Callable[[Session, str | None], None]
+    flush_owed: Callable[..., Awaitable[None]]  # DeliveryMixin: send what the outbox holds
     _converse: Callable[..., Awaitable[None]]
     _with_retry: Callable[..., Awaitable[Any]]  # DeliveryMixin's bounded retry
 
@@ -142,8 +142,9 @@ class StaffMixin:
             if await self._open_ticket(context, chat, before, outcome):
                 return outcome
             # Nobody would read it: hand back at once, with the configured contact.
-            failed, handed = self._apply(chat_id, Command(name="unreachable"))
-            await self.helpdesk.journal(chat_id, handed, failed)
+            key = update_key(update) or chat_id  # a group member's own conversation
+            failed, handed = await self._apply(key, Command(name="unreachable"))
+            await self.helpdesk.journal(key, handed, failed)
             return failed
         if before.state is State.HANDOFF and "dialogue.cancelled" in kinds:
             ticket = await self.helpdesk.open_ticket_of(chat_id)
@@ -393,11 +394,9 @@ class StaffMixin:
         if closed is None:
             return
         event = Command(name="closed", arg=str(ticket.number))
-        outcome, before = self._apply(ticket.chat_id, event)
+        outcome, before = await self._apply(ticket.chat_id, event)
         await self.helpdesk.journal(ticket.chat_id, before, outcome)
-        prompt = await self._send_all(context, int(ticket.chat_id), outcome)
-        if prompt is not None and prompt != outcome.session.prompt_ref:
-            self._remember_prompt(outcome.session, prompt)
+        await self.flush_owed(context.bot, ticket.chat_id)
 
     async def _deliver_to_user(
         self, context: ContextTypes.DEFAULT_TYPE, ticket: Ticket, message: Message
