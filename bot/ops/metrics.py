@@ -98,6 +98,18 @@ COMMANDS = ("start", "help", "topics", "cancel", "human", "language", "forget", 
 COMMANDS += ("inbox",)
 # Store methods timed by ``instrument_store``; a method not listed is timed as "other".
 STORE_OPERATIONS = (
+    # the conversation path (bot.store.aio.AsyncStore)
+    "load",
+    "save",
+    "record_updates",
+    "inbox",
+    "forget_update",
+    "pending_keys",
+    "set_aside",
+    "acquire",
+    "release",
+    "records",
+    # sessions, events and tickets (bot.store.SessionStore)
     "get",
     "put",
     "delete",
@@ -113,7 +125,6 @@ STORE_OPERATIONS = (
     "ticket_of_thread",
     "ticket_of_message",
     "count_open_tickets",
-    "outbox_depth",
 )
 # The event-log kinds the engine writes (bot.core.dialogue); unknown kinds are still counted.
 EVENT_KINDS = (
@@ -231,7 +242,10 @@ class Metrics:
             f"{PREFIX}_open_tickets", "Hand-off tickets open right now", registry=r
         )
         self.outbox_depth = Gauge(
-            f"{PREFIX}_outbox_depth", "Replies saved but not yet sent (the outbox)", registry=r
+            f"{PREFIX}_outbox_depth",
+            "Conversations with replies saved but not yet sent, or updates recorded but not yet "
+            "handled",
+            registry=r,
         )
         self.ready = Gauge(
             f"{PREFIX}_ready", "1 when a readiness check passes, by check", ["check"], registry=r

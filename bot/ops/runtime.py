@@ -51,20 +51,22 @@ class Ops:
         )
 
     async def sample_gauges(self, store: Any) -> None:
-        """Set the gauges only the store can tell, from the methods it offers.
+        """Set the gauges only the store can tell: open tickets, and the outbox.
 
-        ``count_open_tickets()`` and ``outbox_depth()``, plain or async; a store without one
-        leaves its gauge at 0.
+        An async store (``bot.store.aio``) answers ``records("count_open_tickets")`` and
+        ``pending_keys()`` (conversations with owed replies or unhandled updates); a plain
+        store answers ``count_open_tickets()``. What a store cannot tell stays at 0.
         """
-        for method, gauge in (
-            ("count_open_tickets", self.metrics.open_tickets),
-            ("outbox_depth", self.metrics.outbox_depth),
-        ):
-            read = getattr(store, method, None)
-            if read is None:
-                continue
-            value = read()
-            gauge.set(await value if inspect.isawaitable(value) else value)
+        records = getattr(store, "records", None)
+        if records is not None:
+            self.metrics.open_tickets.set(await records("count_open_tickets"))
+        else:
+            count = getattr(store, "count_open_tickets", None)
+            if count is not None:
+                self.metrics.open_tickets.set(await _resolve(count()))
+        pending = getattr(store, "pending_keys", None)
+        if pending is not None:
+            self.metrics.outbox_depth.set(len(await _resolve(pending())))
 
     def stop(self) -> None:
         """Stop the metrics server, if one runs."""
@@ -87,3 +89,7 @@ def start_ops(settings: Settings, *, topics: tuple[str, ...], knowledge: str) ->
         server = OpsServer(host=host, port=port, health=health, metrics=metrics)
         server.start()
     return Ops(health=health, metrics=metrics, updates=updates, api=api, server=server)
+
+
+async def _resolve(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value

@@ -9,7 +9,9 @@ from bot.config import Settings
 from bot.core import tickets as rules
 from bot.core.tickets import StaffMode
 from bot.ops.runtime import start_ops
+from bot.store.aio import ThreadedStore
 from bot.store.memory import MemoryStore
+from bot.store.outbox import Incoming
 from bot.store.redis import RedisStore
 from tests.helpers.redis_server import running_redis
 from tests.ops.test_metrics import value
@@ -31,23 +33,35 @@ def open_ticket(store: MemoryStore, chat_id: str) -> None:
     assert store.put_ticket(ticket, expected_version=None)
 
 
-def test_open_tickets_and_outbox_depth_come_from_the_store() -> None:
-    class StoreWithOutbox(MemoryStore):
-        async def outbox_depth(self) -> int:
-            return 3
-
+def test_open_tickets_and_pending_work_come_from_the_async_store() -> None:
     ops = start_ops(SETTINGS, topics=("mailbox-full",), knowledge="kb")
-    store = StoreWithOutbox()
+    memory = MemoryStore()
+    open_ticket(memory, "1")
+    open_ticket(memory, "2")
+    store = ThreadedStore(memory)
+    updates = [Incoming(update_id=i, key=key, raw="{}") for i, key in enumerate("aab", 1)]
+
+    async def scenario() -> None:
+        await store.record_updates(updates)
+        await ops.sample_gauges(ops.wrap_store(store))
+        await store.close()
+
+    asyncio.run(scenario())
+
+    assert value(ops.metrics, "alimail_bot_open_tickets") == 2
+    assert value(ops.metrics, "alimail_bot_outbox_depth") == 2  # conversations a and b
+    assert value(ops.metrics, "alimail_bot_store_seconds_count", operation="records") == 1
+    assert value(ops.metrics, "alimail_bot_store_seconds_count", operation="pending_keys") == 1
+
+
+def test_a_plain_store_tells_its_open_tickets() -> None:
+    ops = start_ops(SETTINGS, topics=(), knowledge="kb")
+    store = MemoryStore()
     open_ticket(store, "1")
-    open_ticket(store, "2")
 
     asyncio.run(ops.sample_gauges(ops.wrap_store(store)))
 
-    assert value(ops.metrics, "alimail_bot_open_tickets") == 2
-    assert value(ops.metrics, "alimail_bot_outbox_depth") == 3
-    assert (
-        value(ops.metrics, "alimail_bot_store_seconds_count", operation="count_open_tickets") == 1
-    )
+    assert value(ops.metrics, "alimail_bot_open_tickets") == 1
 
 
 def test_readiness_goes_false_when_redis_stops(tmp_path: Path) -> None:
