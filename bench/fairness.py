@@ -117,8 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if flood:
                 print(
-                    f"  the flooding user sent {flood} messages and got {r['flood_replies']:.0f}"
-                    " messages back (answers to the ones taken on, and one 'slow down' notice)"
+                    f"  the flooding user sent {flood} messages and, by the time the others were"
+                    f" done, had {r['flood_replies']:.0f} messages back (answers to the ones"
+                    " taken on, and one 'slow down' notice)"
                 )
     return 0
 

@@ -81,7 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     triage.add_argument("file", nargs="?", default="-", help="input file, or - for stdin")
     triage.add_argument("--json", action="store_true", help="one JSON object per line (default)")
     ev = sub.add_parser("eval", help="accuracy on a labelled YAML file")
-    ev.add_argument("file", type=Path, nargs="+", help="YAML list(s) of {text, label}")
+    ev.add_argument("file", type=Path, nargs="*", help="YAML list(s) of {text, label}")
+    ev.add_argument(
+        "--acts",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="YAML list of {asked, text, act}: how well in-flow replies are read as acts",
+    )
     ev.add_argument("--json", action="store_true", help="machine-readable output")
     ev.add_argument("--errors", action="store_true", help="list every miss")
     kb = sub.add_parser("kb", help="knowledge base tools")
@@ -255,9 +262,15 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    """Accuracy report for a labelled file."""
+    """Accuracy report for a labelled file (first messages, or in-flow acts with --acts)."""
     from bot.evaluation import advise, evaluate, load_cases
 
+    if args.acts:
+        return _eval_acts(args, settings)
+    if not args.file:
+        from bot.errors import ConfigError
+
+        raise ConfigError("eval needs a FILE of {text, label}, or --acts FILE")
     core = build_core(settings)
     cases = [case for path in args.file for case in load_cases(path, core.kb)]
     report = evaluate(core.matcher, cases)
@@ -280,6 +293,31 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     print(format_report(report, settings, advice, advice_report, errors=args.errors))
+    return 0
+
+
+def _eval_acts(args: argparse.Namespace, settings: Settings) -> int:
+    """The dialogue-act report (``eval --acts``)."""
+    from bot.act_evaluation import evaluate_acts, format_act_report, load_act_cases
+
+    core = build_core(settings)
+    cases = [case for path in args.acts for case in load_act_cases(path)]
+    report = evaluate_acts(core.engine.acts, core.kb, cases)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "replies": report.cases,
+                    "act_accuracy": report.accuracy,
+                    "meaning_accuracy": report.meaning_accuracy,
+                    "per_act": {a: dict(c) for a, c in report.per_act.items()},
+                    "confusion": {a: dict(c) for a, c in report.confusion.items()},
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(format_act_report(report, errors=args.errors))
     return 0
 
 

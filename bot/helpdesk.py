@@ -151,6 +151,10 @@ class Helpdesk:
         """The ticket's forum topic."""
         return await self.update(number, lambda t: rules.with_thread(t, thread_id))
 
+    async def fall_back_to_replies(self, number: int) -> Ticket | None:
+        """A forum topic could not be created: the ticket becomes a root message."""
+        return await self.update(number, rules.in_reply_mode)
+
     async def ticket_for(self, post: StaffPost) -> Ticket | None:
         """The ticket a staff message is about: its forum topic or a reply to its messages."""
         by_thread = None

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TextIO
 
 from bot.channels.render import to_plain
-from bot.core.dialogue import Engine, Outcome
+from bot.conversation import Conversation
+from bot.core.dialogue import Engine
 from bot.core.events import ButtonPress, Command, Event, UserText
 from bot.core.replies import Button, Reply
-from bot.core.session import Session
 from bot.store import SessionStore
 
 CHAT_ID = "console"
@@ -44,12 +45,17 @@ def run_console(
     stdout: TextIO,
     clock: Callable[[], float],
 ) -> None:
-    """Chat until end of input (Ctrl-D) or /quit, saving the session after every turn."""
+    """Chat until end of input (Ctrl-D) or /quit; each turn goes through the service."""
+    asyncio.run(_chat(Conversation(engine, store), stdin=stdin, stdout=stdout, clock=clock))
+
+
+async def _chat(
+    service: Conversation, *, stdin: TextIO, stdout: TextIO, clock: Callable[[], float]
+) -> None:
     interactive = stdin.isatty()
-    session = store.get(CHAT_ID) or engine.new_session(CHAT_ID, now=clock())
-    greeting = engine.handle(session, Command(name="start"), now=clock())
-    session = _save(store, session, greeting)
-    buttons = _show(greeting, stdout)
+    greeting = await service.handle(CHAT_ID, Command(name="start"), now=clock())
+    session = greeting.session
+    buttons = _show(greeting.replies, stdout)
     while True:
         if interactive:
             stdout.write(PROMPT)
@@ -64,25 +70,18 @@ def run_console(
         if not interactive:
             stdout.write(f"{PROMPT}{line.strip()}\n")
         event = read_event(line, buttons, session.version)
-        outcome = engine.handle(session, event, now=clock())
-        session = _save(store, session, outcome)
-        shown = _show(outcome, stdout)
-        if shown or outcome.replies:
+        turn = await service.handle(CHAT_ID, event, now=clock())
+        session = turn.session
+        shown = _show(turn.replies, stdout)
+        if shown or turn.replies:
             buttons = shown
     stdout.write("bye\n")
     stdout.flush()
 
 
-def _save(store: SessionStore, old: Session, outcome: Outcome) -> Session:
-    if outcome.session != old:
-        expected = old.version if store.get(old.chat_id) is not None else None
-        store.put(outcome.session, expected_version=expected)
-    return outcome.session
-
-
-def _show(outcome: Outcome, stdout: TextIO) -> tuple[Button, ...]:
+def _show(replies: tuple[Reply, ...], stdout: TextIO) -> tuple[Button, ...]:
     buttons: tuple[Button, ...] = ()
-    for reply in outcome.replies:
+    for reply in replies:
         stdout.write(f"bot> {render_plain(reply)}\n")
         if reply.buttons:
             buttons = reply.buttons

@@ -7,6 +7,21 @@ from bot.core.replies import Action
 
 PREFIX = "v1"
 MAX_BYTES = 64
+# The staff case card's "show this topic" buttons: ``card:<entry id>``.
+CARD = "card"
+# Room left for the session version in the worst case the loader checks ids against.
+VERSION_DIGITS = 10
+
+
+def fits(action: Action, arg: str) -> bool:
+    """True when a button with this action and arg packs within 64 bytes at any version."""
+    worst = f"{PREFIX}:{'9' * VERSION_DIGITS}:{action.value}:{arg}"
+    return len(worst.encode("utf-8")) <= MAX_BYTES
+
+
+def card_fits(entry_id: str) -> bool:
+    """True when a case-card button for this entry fits in 64 bytes."""
+    return len(f"{CARD}:{entry_id}".encode()) <= MAX_BYTES
 
 
 def pack(action: Action, version: int, arg: str = "") -> str:

@@ -14,6 +14,17 @@ def step_text(problem: Problem, index: int) -> str:
     return f"**{head}**\n{step.text}"
 
 
+def client_step_text(problem: Problem) -> str:
+    """The client half of a fix: the guide says to configure the email client too."""
+    clients = " or ".join(tip.client for tip in problem.client_tips)
+    # Not in the message catalog yet: the translators add it with the engine's new wording.
+    return (
+        "Your email client needs the same care: configure both your email client and Alibaba "
+        "Mail, so the client doesn't delete what it downloads. My guide has the exact setting "
+        f"for {clients}: pick your client below."
+    )
+
+
 def step_details(problem: Problem, index: int) -> str | None:
     """The navigation path, form field, options and client tips for a step, if it has any."""
     step = problem.steps[index]
@@ -47,17 +58,16 @@ def check_text(problem: Problem, index: int) -> str:
     return f"**{head}**\n{problem.verification[index]}"
 
 
-def intro_text(problem: Problem) -> str:
+def intro_text(problem: Problem, *, steps: int | None = None) -> str:
     """Title, what is going on and why, before the first step."""
     symptom = problem.symptoms[0] if problem.symptoms else ""
     lines = [f"**{problem.title}**"]
     if symptom:
         lines.append(_("What you see: {symptom}").format(symptom=symptom))
     lines.append(_("Why: {cause}").format(cause=problem.root_cause))
+    count = len(problem.steps) if steps is None else steps
     lines.append(
-        _("Let's fix it in {count} steps. Tell me when each one is done.").format(
-            count=len(problem.steps)
-        )
+        _("Let's fix it in {count} steps. Tell me when each one is done.").format(count=count)
     )
     return "\n".join(lines)
 

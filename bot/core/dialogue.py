@@ -4,15 +4,23 @@ Theory of operation
 -------------------
 ``Engine.handle(session, event, now=...)`` is a pure function: no I/O, no clock, no
 randomness. It returns an ``Outcome`` with the new session, the replies (core markup plus
-buttons) and log records for the event log; the channel does the rest.
+buttons) and log records for the event log; the channel (through ``bot.conversation``) does
+the rest.
 
-Every event becomes an ``Action`` first: buttons carry one, commands map to one, and free text
-is read as an intent ("done", "im stuck", "yes it works", "start over"), tolerant of case and
-typos, or else as ``Action.TEXT`` (a description to match). ``TRANSITIONS`` maps
-``(State, Action)`` to one small handler; a pair that is not in the table leaves the session
-unchanged and answers with a kind nudge plus the current prompt again. A button made for an
-older session version is stale: it changes nothing. A session idle for longer than the
-timeout starts over, and says so.
+Every event becomes one ``Action`` (the one trigger enum) first. Buttons carry one, commands
+map to one, and typed text is read by the ``ActReader`` (``bot/core/acts.py``, examples in
+``knowledge/dialogue.yaml``) as a dialogue act. What an act means depends on what the bot
+just asked (``Asked``): ``ACT_MEANING`` turns the act into an action there ("yes" at "Switch
+to it?" is ``SWITCH``, at a check it is "it works", at a step "done"); an act that means
+nothing there, or no act at all, is ``Action.TEXT``: a description to match. Mid-walkthrough
+a message that describes another documented problem gets the switch offer even when it
+starts like an act ("no, my mailbox is full and senders get 552").
+
+``TRANSITIONS`` maps ``(State, Action)`` to one small handler and the states it may lead to
+(a test checks every row against them). A pair that is not in the table leaves the session
+unchanged and answers with a kind nudge plus the current prompt. A button made for an older
+session version is stale: it changes nothing. A session idle for longer than the timeout is
+put aside: the next message is read as what it is, with an offer to continue.
 """
 
 from __future__ import annotations
@@ -20,212 +28,130 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-
-from rapidfuzz import fuzz, process
+from enum import StrEnum
 
 from bot.core import compose, tickets
+from bot.core.acts import ACT_FLOOR, Act, ActReader, ActReading, act_reader
 from bot.core.events import ButtonPress, Command, Event, UserText
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
-from bot.core.matching import Decision, Matcher, MatchResult
+from bot.core.matching import CONCEPTS, Decision, Matcher, MatchResult
 from bot.core.replies import Action, Button, Reply
 from bot.core.session import Session, State
 from bot.core.text import clean, words
 
-# Actions that only exist as events, never as buttons.
-TEXT = "text"
-START = "start"
-HELP = "help"
-WHY = "why"  # marks "what went wrong?" after a 👎 in ``Session.asked``
-CLOSED = "closed"  # staff closed the hand-off (sent by the channel, never typed)
-UNREACHABLE = "unreachable"  # the staff chat could not be reached (sent by the channel)
 NONE_REPEAT_LIMIT = 2
-INTENT_MAX_WORDS = 6
+# An act read at least this surely is taken even when the words also describe a problem.
+SURE_ACT = 0.8
+UPSET_NOTE = "I'm sorry this is causing you trouble. Let's get it sorted."
+REPLY_PREFIX = "user (reply): "
+WHY = "why"  # marks "what went wrong?" after a 👎 in ``Session.asked``
+# Backwards-compatible names for the triggers that are not buttons.
+TEXT = Action.TEXT
+START = Action.START
+HELP = Action.HELP
+CLOSED = Action.CLOSED
+UNREACHABLE = Action.UNREACHABLE
 
-INTENT_PHRASES: dict[Action, tuple[str, ...]] = {
-    Action.CANCEL: (
-        "cancel",
-        "stop",
-        "start over",
-        "restart",
-        "reset",
-        "quit",
-        "exit",
-        "never mind",
-        "nevermind",
-        "forget it",
-        "abort",
-        "end",
-        "start again",
-    ),
-    Action.DONE: (
-        "done",
-        "next",
-        "ok",
-        "okay",
-        "ok done",
-        "did it",
-        "finished",
-        "completed",
-        "go on",
-        "continue",
-        "k",
-        "ready",
-        "got it",
-        "next step",
-        "done that",
-        "next please",
-        "👍",
-        "ok next",
-        "done next",
-        "did that",
-        "completed it",
-        "✅",
-    ),
-    Action.BACK: ("back", "go back", "previous", "prev", "previous step", "step back", "undo"),
-    Action.STUCK: (
-        "stuck",
-        "i am stuck",
-        "im stuck",
-        "help",
-        "i can not find it",
-        "can not find it",
-        "where is it",
-        "i do not see it",
-        "do not see it",
-        "what do you mean",
-        "how",
-        "i do not understand",
-        "not clear",
-        "details",
-        "more details",
-        "where",
-        "??",
-        "i can not",
-        "lost",
-        "confused",
-    ),
-    Action.YES: (
-        "yes",
-        "y",
-        "yep",
-        "yeah",
-        "yup",
-        "sure",
-        "worked",
-        "it worked",
-        "it works",
-        "works",
-        "works now",
-        "it works now",
-        "fixed",
-        "solved",
-        "that worked",
-        "that helped",
-        "it helped",
-        "helped",
-        "all good",
-        "yes it works",
-        "yes it worked",
-        "correct",
-        "right",
-    ),
-    Action.NO: (
-        "no",
-        "n",
-        "nope",
-        "nah",
-        "did not work",
-        "it did not work",
-        "still broken",
-        "not working",
-        "still not working",
-        "does not work",
-        "same problem",
-        "not fixed",
-        "no luck",
-        "still",
-        "still the same",
-        "no it did not",
-        "❌",
-    ),
-    Action.HUMAN: (
-        "human",
-        "agent",
-        "person",
-        "operator",
-        "real person",
-        "talk to a person",
-        "talk to someone",
-        "talk to a human",
-        "support staff",
-        "speak to someone",
-        "speak to a human",
-        "live agent",
-        "contact support",
-    ),
-    Action.NONE_OF_THESE: ("none", "none of these", "neither", "none of them", "other"),
-    Action.WALK: (
-        "walk me through it",
-        "walk me through",
-        "walk through it",
-        "take me through it",
-        "guide me",
-        "guide me through it",
-        "show me the steps",
-        "step by step",
-    ),
-    Action.NOT_MY_QUESTION: (
-        "not my question",
-        "not what i asked",
-        "wrong question",
-        "wrong answer",
-        "that is not it",
-        "thats not it",
-        "not it",
-    ),
+
+class Asked(StrEnum):
+    """What the bot last asked; it decides what a typed act means."""
+
+    NOTHING = "nothing"
+    FAQ = "faq"
+    CHOICES = "choices"
+    STEP = "step"
+    CHECK = "check"
+    LAST_CHECK = "last-check"
+    SWITCH_STEP = "switch-step"
+    SWITCH_CHECK = "switch-check"
+    RESUME = "resume"
+    HANDOFF = "handoff"
+
+
+_ANYWHERE: dict[Act, Action] = {
+    Act.HUMAN: Action.HUMAN,
+    Act.CANCEL: Action.CANCEL,
+    Act.HELP: Action.HELP,
+    Act.GREETING: Action.START,
+    Act.REPEAT: Action.REPEAT,
+    Act.GOODBYE: Action.GOODBYE,
 }
-
-_PHRASE_ACTION = {p: a for a, phrases in INTENT_PHRASES.items() for p in phrases}
-_PHRASES = tuple(_PHRASE_ACTION)
-
-
-def parse_intent(text: str) -> Action | None:
-    """Read a short reply as yes/no/done/back/stuck/cancel/human, tolerant of typos."""
-    tokens = words(text)
-    raw = clean(text).casefold().strip(" .!?")
-    if not tokens:
-        return _PHRASE_ACTION.get(raw)
-    if len(tokens) > INTENT_MAX_WORDS:
-        return None
-    phrase = " ".join(tokens)
-    if phrase in _PHRASE_ACTION:
-        return _PHRASE_ACTION[phrase]
-    if len(phrase) < 4:
-        return None
-    hits = process.extract(
-        phrase, _PHRASES, scorer=fuzz.ratio, processor=None, score_cutoff=84, limit=5
-    )
-    for hit, _, _ in hits:
-        # A phrase under four letters only matches itself drawn out ("yess"): as a fuzzy
-        # target it would catch other words ("send" is one letter away from "end").
-        if len(hit) >= 4 or phrase.startswith(hit):
-            return _PHRASE_ACTION[hit]
-    # fuzz.ratio counts two swapped letters ("dnoe", "cancle", "stcuk") as two edits.
-    swapped = {_PHRASE_ACTION[p] for p in _PHRASES if len(p) >= 4 and _one_swap_apart(phrase, p)}
-    return swapped.pop() if len(swapped) == 1 else None
-
-
-def _one_swap_apart(typed: str, phrase: str) -> bool:
-    """True when ``typed`` is ``phrase`` with two neighbouring characters swapped."""
-    if len(typed) != len(phrase):
-        return False
-    diff = [i for i, (a, b) in enumerate(zip(typed, phrase, strict=True)) if a != b]
-    return (
-        len(diff) == 2
-        and diff[1] == diff[0] + 1
-        and typed[diff[0]] == phrase[diff[1]]
-        and typed[diff[1]] == phrase[diff[0]]
-    )
+_IDLE: dict[Act, Action] = {
+    **_ANYWHERE,
+    Act.THANKS: Action.THANKS,
+    Act.DONE: Action.THANKS,
+    Act.WORKS: Action.THANKS,
+    Act.NUMBER: Action.NUMBER,
+}
+_STEP: dict[Act, Action] = {
+    **_ANYWHERE,
+    Act.DONE: Action.DONE,
+    Act.NEXT: Action.DONE,
+    Act.YES: Action.DONE,
+    Act.THANKS: Action.DONE,
+    Act.BACK: Action.BACK,
+    Act.STUCK: Action.STUCK,
+    Act.NO: Action.STUCK,
+    Act.WORKS: Action.WORKS,
+}
+_CHECK: dict[Act, Action] = {
+    **_ANYWHERE,
+    Act.DONE: Action.DONE,
+    Act.NEXT: Action.DONE,
+    Act.YES: Action.DONE,
+    Act.THANKS: Action.DONE,
+    Act.WORKS: Action.YES,
+    Act.NO: Action.NO,
+    Act.WRONG: Action.NO,
+    Act.STUCK: Action.STUCK,
+    Act.BACK: Action.BACK,
+}
+_SWITCH: dict[Act, Action] = {
+    Act.YES: Action.SWITCH,
+    Act.SWITCH: Action.SWITCH,
+    Act.NO: Action.STAY,
+    Act.STAY: Action.STAY,
+    Act.WRONG: Action.STAY,
+}
+# What each act means where the conversation is; an act missing here is read as text.
+ACT_MEANING: dict[Asked, dict[Act, Action]] = {
+    Asked.NOTHING: _IDLE,
+    Asked.FAQ: {
+        **_IDLE,
+        Act.YES: Action.HELPED,
+        Act.THANKS: Action.HELPED,
+        Act.DONE: Action.HELPED,
+        Act.WORKS: Action.HELPED,
+        Act.NEXT: Action.WALK,
+        Act.WALK: Action.WALK,
+        Act.NO: Action.NOT_MY_QUESTION,
+        Act.WRONG: Action.NOT_MY_QUESTION,
+    },
+    Asked.CHOICES: {
+        **_ANYWHERE,
+        Act.NUMBER: Action.NUMBER,
+        Act.YES: Action.YES,
+        Act.NO: Action.NO,
+        Act.WRONG: Action.NONE_OF_THESE,
+        Act.THANKS: Action.THANKS,
+    },
+    Asked.STEP: _STEP,
+    Asked.CHECK: _CHECK,
+    Asked.LAST_CHECK: {**_CHECK, Act.YES: Action.YES},
+    Asked.SWITCH_STEP: {**_STEP, **_SWITCH},
+    Asked.SWITCH_CHECK: {**_CHECK, **_SWITCH},
+    Asked.RESUME: {
+        **_IDLE,
+        Act.YES: Action.RESUME,
+        Act.DONE: Action.RESUME,
+        Act.NEXT: Action.RESUME,
+        Act.REPEAT: Action.RESUME,
+        Act.NO: Action.CANCEL,
+    },
+    Asked.HANDOFF: {Act.CANCEL: Action.CANCEL},
+}
+# In a hand-off, words are for the people: only an unmistakable "stop" ends it.
+ACT_FLOOR_AT: dict[Asked, float] = {Asked.HANDOFF: 0.6}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -273,24 +199,132 @@ class Turn:
     arg: str = ""
     text: str = ""
     match: MatchResult | None = None
+    reading: ActReading | None = None
     notes: tuple[Reply, ...] = field(default=())
 
 
 Handler = Callable[[Turn, Session], Outcome]
 
 
+# -- where we are ----------------------------------------------------------------------------
+
+
+def step_count(problem: Problem) -> int:
+    """How many steps the walkthrough has."""
+    return len(problem.steps)
+
+
+def client_buttons(problem: Problem) -> tuple[Button, ...]:
+    """The client half of a fix: one button per client the guide has a tip for, and others."""
+    if not problem.client_tips:
+        return ()
+    return (
+        *(
+            Button(label=f"I use {tip.client}", action=Action.CLIENT, arg=tip.client)
+            for tip in problem.client_tips
+        ),
+        Button(label="Another client", action=Action.CLIENT),
+    )
+
+
+def asked(kb: KnowledgeBase, session: Session) -> Asked:
+    """What the bot asked last, from the session."""
+    if session.state is State.HANDOFF:
+        return Asked.HANDOFF
+    if session.state is State.CLARIFY:
+        return Asked.CHOICES
+    if session.state is State.GUIDE:
+        return Asked.SWITCH_STEP if session.offer else Asked.STEP
+    if session.state is State.VERIFY:
+        if session.offer:
+            return Asked.SWITCH_CHECK
+        problem = kb.problem(session.topic or "")
+        if problem is not None and session.step >= len(problem.verification) - 1:
+            return Asked.LAST_CHECK
+        return Asked.CHECK
+    if session.resume:
+        return Asked.RESUME
+    if kb.faq(session.topic or "") is not None:
+        return Asked.FAQ
+    return Asked.NOTHING
+
+
+def shown_items(kb: KnowledgeBase, session: Session) -> tuple[str, ...]:
+    """The names the current prompt shows (menus, settings, options), for reading replies."""
+    problem = kb.problem(session.topic or "")
+    if problem is None:
+        return ()
+    if session.state is State.GUIDE and session.step < len(problem.steps):
+        step = problem.steps[session.step]
+        items = [*_bold(step.text), *step.options]
+        for path in (step.navigation, step.form_field):
+            if path:
+                items.extend(p.strip() for p in re.split(r"[>=]", path))
+        return tuple(i for i in items if i)
+    if session.state is State.VERIFY and session.step < len(problem.verification):
+        return tuple(_bold(problem.verification[session.step]))
+    return ()
+
+
+def shown_text(kb: KnowledgeBase, session: Session) -> str:
+    """The text of the step or check on screen (replies that restate it mean done)."""
+    problem = kb.problem(session.topic or "")
+    if problem is None:
+        return ""
+    if session.state is State.GUIDE and session.step < len(problem.steps):
+        return problem.steps[session.step].text.replace("**", "")
+    if session.state is State.VERIFY and session.step < len(problem.verification):
+        return problem.verification[session.step].replace("**", "")
+    return ""
+
+
+def _bold(text: str) -> list[str]:
+    return re.findall(r"\*\*(.+?)\*\*", text)
+
+
+def _place(kb: KnowledgeBase, session: Session) -> str:
+    """Where a walkthrough stands, in words: 'step 2 of 4 of **Title**'."""
+    problem = kb.problem(session.topic or "")
+    if problem is None:
+        return ""
+    if session.state is State.VERIFY:
+        where = f"check {session.step + 1} of {len(problem.verification)}"
+    else:
+        where = f"step {session.step + 1} of {step_count(problem)}"
+    return f"{where} of **{problem.title}**"
+
+
+def _sentence(text: str) -> str:
+    """Text that ends a sentence: a full stop only when it has no end mark already."""
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!", "…", "**")) else text + "."
+
+
 # -- prompts (what the bot says at each place; used by several handlers) ---------------------
 
 
-def topic_buttons(kb: KnowledgeBase) -> tuple[Button, ...]:
-    """One button per problem plus the IMAP question."""
+def menu_buttons(kb: KnowledgeBase, *, person: bool = False) -> tuple[Button, ...]:
+    """The topic menu: every problem, then the FAQ entries with no walkthrough, the person last.
+
+    Every menu is this list, so a number means the same topic everywhere.
+    """
     buttons = [Button(label=p.title, action=Action.CHOOSE, arg=p.id) for p in kb.problems]
     buttons.extend(
         Button(label=short_label(f.question), action=Action.CHOOSE, arg=f.id)
         for f in kb.faqs
         if not f.problem
     )
+    if person:
+        buttons.append(PERSON)
     return tuple(buttons)
+
+
+def topic_buttons(kb: KnowledgeBase) -> tuple[Button, ...]:
+    """The topic menu without the person (kept for callers that add their own)."""
+    return menu_buttons(kb)
+
+
+PERSON = Button(label="🙋 Talk to a person", action=Action.HUMAN)
 
 
 def short_label(text: str, limit: int = 48) -> str:
@@ -303,37 +337,45 @@ def short_label(text: str, limit: int = 48) -> str:
     return head[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def guide_buttons(session: Session) -> tuple[Button, ...]:
+def guide_buttons(kb: KnowledgeBase, session: Session) -> tuple[Button, ...]:
     """Done / stuck / back for a step."""
     buttons = [
         Button(label="✅ Done", action=Action.DONE),
         Button(label="🤔 I'm stuck", action=Action.STUCK),
     ]
     if session.step > 0:
-        buttons.append(Button(label="⬅️ Back", action=Action.BACK))
+        buttons.append(BACK)
     return tuple(buttons)
 
 
+BACK = Button(label="⬅️ Back", action=Action.BACK)
+
+
 def check_buttons(problem: Problem, session: Session) -> tuple[Button, ...]:
-    """Next check / it works / still broken for a verification step."""
+    """Next check / it works / still broken / back; the first check offers the client tips."""
     if session.step < len(problem.verification) - 1:
-        return (
+        buttons: tuple[Button, ...] = (
             Button(label="✅ Checked, next", action=Action.DONE),
             Button(label="🎉 It works now", action=Action.YES),
             Button(label="❌ Still broken", action=Action.NO),
+            BACK,
         )
-    return (
-        Button(label="🎉 Yes, it works", action=Action.YES),
-        Button(label="❌ No, still broken", action=Action.NO),
-        Button(label="⬅️ Back", action=Action.BACK),
-    )
+    else:
+        buttons = (
+            Button(label="🎉 Yes, it works", action=Action.YES),
+            Button(label="❌ No, still broken", action=Action.NO),
+            BACK,
+        )
+    return buttons + (client_buttons(problem) if session.step == 0 else ())
 
 
 def current_prompt(kb: KnowledgeBase, session: Session) -> Reply:
     """Where the conversation stands, as one message with its buttons."""
     problem = kb.problem(session.topic or "")
-    if session.state is State.GUIDE and problem and session.step < len(problem.steps):
-        return Reply(text=compose.step_text(problem, session.step), buttons=guide_buttons(session))
+    if session.state is State.GUIDE and problem and session.step < step_count(problem):
+        return Reply(
+            text=compose.step_text(problem, session.step), buttons=guide_buttons(kb, session)
+        )
     if session.state is State.VERIFY and problem and session.step < len(problem.verification):
         return Reply(
             text=compose.check_text(problem, session.step),
@@ -348,7 +390,7 @@ def current_prompt(kb: KnowledgeBase, session: Session) -> Reply:
         )
     return Reply(
         text="Tell me in your own words what's wrong with your mail, or pick a topic:",
-        buttons=topic_buttons(kb),
+        buttons=menu_buttons(kb),
     )
 
 
@@ -362,7 +404,7 @@ def clarify_prompt(kb: KnowledgeBase, candidates: tuple[str, ...]) -> Reply:
     if len(candidates) == 1:
         text = "I think it's this one, but I'm not sure. Is it?"
     else:
-        text = "Which of these is it?"
+        text = "Which of these is it? Press one or type its number."
     return Reply(text=text, buttons=tuple(buttons))
 
 
@@ -376,6 +418,17 @@ def _with_notes(turn: Turn, outcome: Outcome) -> Outcome:
     return replace(outcome, replies=turn.notes + outcome.replies)
 
 
+def _what_user_came_with(kb: KnowledgeBase, session: Session) -> str:
+    """The problem the user came with, in words, for hand-offs."""
+    topic = session.topic or (session.tried[-1] if session.tried else None)
+    if topic and kb.entry(topic) is not None:
+        return f"**{kb.title_of(topic)}**"
+    described = [
+        line.removeprefix("user: ") for line in session.transcript if line.startswith("user: ")
+    ]
+    return f"“{described[-1][:120]}”" if described else ""
+
+
 # -- handlers: one per row of the table ------------------------------------------------------
 
 
@@ -386,18 +439,15 @@ def start_topic(turn: Turn, session: Session) -> Outcome:
         return answer_faq(turn, session, entry)
     if not isinstance(entry, Problem):
         return unknown_action(turn, session)
-    new = session.advance(
+    new = session.reset(
+        keep=("tried",),
         state=State.GUIDE,
         topic=entry.id,
-        step=0,
-        candidates=(),
-        offer=None,
-        misses=0,
         tried=(*(t for t in session.tried if t != entry.id), entry.id),
     ).remember(f"bot: guide {entry.id}")
     return _outcome(
         new,
-        Reply(text=compose.intro_text(entry)),
+        Reply(text=compose.intro_text(entry, steps=step_count(entry))),
         current_prompt(turn.kb, new),
         log=(LogRecord(kind="dialogue.started", topic=entry.id),),
     )
@@ -414,9 +464,7 @@ def answer_faq(turn: Turn, session: Session, faq: Faq) -> Outcome:
     )
     buttons.append(Button(label="👍 That helped", action=Action.HELPED))
     buttons.append(Button(label="Not my question", action=Action.NOT_MY_QUESTION))
-    new = session.advance(
-        state=State.IDLE, topic=faq.id, step=0, candidates=(), offer=None, misses=0
-    ).remember(f"bot: faq {faq.id}")
+    new = session.reset(keep=("tried", "resume"), topic=faq.id).remember(f"bot: faq {faq.id}")
     return _outcome(
         new,
         Reply(text=compose.faq_text(faq), buttons=tuple(buttons)),
@@ -425,9 +473,9 @@ def answer_faq(turn: Turn, session: Session, faq: Faq) -> Outcome:
 
 
 def match_text(turn: Turn, session: Session) -> Outcome:
-    """Idle: recognise the problem in free text and answer, clarify or say it's not covered."""
+    """Idle: recognise the problem in free text and answer, clarify or say I couldn't match it."""
     if not words(turn.text):
-        return _with_notes(turn, _outcome(session, current_prompt(turn.kb, session)))
+        return _outcome(session, current_prompt(turn.kb, session))
     result = turn.match or turn.matcher.match(turn.text)
     log = LogRecord(
         kind="matcher.decision",
@@ -439,86 +487,122 @@ def match_text(turn: Turn, session: Session) -> Outcome:
         outcome = start_topic(replace(turn, arg=result.best.id), session)
     elif result.decision is Decision.CLARIFY:
         candidates = tuple(c.id for c in result.choices)
-        new = session.advance(state=State.CLARIFY, candidates=candidates, offer=None)
+        new = session.reset(keep=("tried", "resume"), state=State.CLARIFY, candidates=candidates)
         outcome = _outcome(new, clarify_prompt(turn.kb, candidates))
     else:
         outcome = not_covered(turn, session, result)
-    return _with_notes(turn, replace(outcome, log=(log, *outcome.log)))
+    return replace(outcome, log=(log, *outcome.log))
 
 
 def not_covered(turn: Turn, session: Session, result: MatchResult) -> Outcome:
-    """Say plainly that the guide doesn't cover it; offer the topics and a person."""
+    """Say honestly that I couldn't match it; offer the topics and a person."""
     group = next((g for g in turn.kb.out_of_scope if g.id == result.out_of_scope), None)
     misses = session.misses + 1
-    new = session.advance(state=State.IDLE, topic=None, candidates=(), offer=None, misses=misses)
-    person = Button(label="🙋 Talk to a person", action=Action.HUMAN)
+    new = session.reset(keep=("tried", "resume"), misses=misses)
     log = (LogRecord(kind="dialogue.unanswered", detail=turn.text[:500]),)
+    menu = menu_buttons(turn.kb, person=True)
     if group is not None and group.reply and misses < NONE_REPEAT_LIMIT:
-        return _outcome(new, Reply(text=group.reply, buttons=topic_buttons(turn.kb)), log=log)
+        return _outcome(new, Reply(text=group.reply, buttons=menu), log=log)
     if misses >= NONE_REPEAT_LIMIT:
         text = (
-            "I still can't find that in my guide, sorry. A person from the support team can "
-            "help with questions I don't cover."
+            "I still couldn't match that to a problem in my guide, sorry. A person from the "
+            "support team can help with questions I can't place."
         )
-        return _outcome(new, Reply(text=text, buttons=(person, *topic_buttons(turn.kb))), log=log)
+        return _outcome(new, Reply(text=text, buttons=menu), log=log)
     text = (
-        "Sorry, that isn't covered by my Alibaba Mail guide. I can help with these problems; "
-        "describe yours in other words, pick one, or ask for a person:"
+        "Sorry, I couldn't match that to a problem in my Alibaba Mail guide. Describe it in "
+        "other words, pick one of these, or ask for a person:"
     )
-    return _outcome(new, Reply(text=text, buttons=(*topic_buttons(turn.kb), person)), log=log)
+    return _outcome(new, Reply(text=text, buttons=menu), log=log)
 
 
 def walk_through(turn: Turn, session: Session) -> Outcome:
     """From a FAQ answer, start the walkthrough of its problem."""
     faq = turn.kb.faq(session.topic or "")
     target = turn.arg or (faq.problem if faq else "") or ""
+    if not target and faq is not None and faq.see_also:
+        target = faq.see_also[0]
     if turn.kb.problem(target) is None:
-        return unknown_action(turn, session)
+        return _outcome(
+            session,
+            Reply(text="That answer has no step-by-step walkthrough. Pick a topic instead:"),
+            Reply(text="Here's what I can help with:", buttons=menu_buttons(turn.kb, person=True)),
+        )
     return start_topic(replace(turn, arg=target), session)
 
 
 def faq_helped(turn: Turn, session: Session) -> Outcome:
-    """The FAQ answer was enough: count it as resolved."""
-    topic = turn.kb.topic_of(session.topic) if session.topic else None
-    new = session.advance(state=State.IDLE, topic=None, tried=(), misses=0)
-    return _outcome(
-        new,
-        Reply(text="Glad it helped! Message me any time you have another mail problem."),
-        log=(LogRecord(kind="dialogue.resolved", topic=topic, detail="faq"),),
-    )
+    """The FAQ answer was enough: count it as resolved (once)."""
+    faq = turn.kb.faq(session.topic or "")
+    # step marks an answer already counted, so a second "thanks" is not a second resolution.
+    log = ()
+    if faq is not None and session.step == 0:
+        log = (LogRecord(kind="dialogue.resolved", topic=turn.kb.topic_of(faq.id), detail="faq"),)
+    new = session.advance(step=1, misses=0)
+    text = "Glad it helped! Message me any time you have another mail problem."
+    if faq is not None and faq.problem:
+        text += " If you'd like the fix step by step, say **walk me through it**."
+    return _outcome(new, Reply(text=text), log=log)
 
 
 def not_my_question(turn: Turn, session: Session) -> Outcome:
     """The FAQ missed: ask for other words, offer the topics and a person."""
-    new = session.advance(state=State.IDLE, topic=None, misses=session.misses + 1)
+    new = session.reset(keep=("tried",), misses=session.misses + 1)
     text = "Sorry about that. Tell me more in your own words, or pick one of these:"
-    buttons = (*topic_buttons(turn.kb), Button(label="🙋 Talk to a person", action=Action.HUMAN))
     topic = turn.kb.topic_of(session.topic) if session.topic else None
     log = (
         LogRecord(kind="dialogue.not_my_question", topic=topic, detail=_question(turn, session)),
     )
-    return _outcome(new, Reply(text=text, buttons=buttons), log=log)
+    return _outcome(new, Reply(text=text, buttons=menu_buttons(turn.kb, person=True)), log=log)
 
 
 def _question(turn: Turn, session: Session) -> str:
     """The user's question before this turn's own words (what a refusal is about)."""
+    # Replies read as acts ("none of these") are REPLY_PREFIX lines: the last "user: " line
+    # is the question itself.
     lines = [line[len("user: ") :] for line in session.transcript if line.startswith("user: ")]
-    if turn.text and lines:
-        lines = lines[:-1]  # this turn's "none of these" / "not my question"
     return lines[-1] if lines else ""
 
 
+def menu_pick(turn: Turn, session: Session) -> Outcome:
+    """A typed number picks from the topic menu (the same numbers in every menu)."""
+    menu = menu_buttons(turn.kb, person=True)
+    number = int(turn.arg) if turn.arg.lstrip("-").isdigit() else 0
+    index = len(menu) - 1 if number == -1 else number - 1
+    if not 0 <= index < len(menu):
+        return _outcome(
+            session,
+            Reply(text=f"Pick a number from 1 to {len(menu)}:", buttons=menu),
+        )
+    button = menu[index]
+    if button.action is Action.HUMAN:
+        return start_handoff(turn, session)
+    return start_topic(replace(turn, arg=button.arg), session)
+
+
 def clarify_text(turn: Turn, session: Session) -> Outcome:
-    """While choosing: a number picks a choice; a new description is matched afresh."""
-    raw = turn.text.strip().rstrip(".)")
-    if raw.isdigit() and 1 <= int(raw) <= len(session.candidates):
-        return start_topic(replace(turn, arg=session.candidates[int(raw) - 1]), session)
+    """While choosing: a new description is matched afresh; anything else keeps the choices."""
     result = turn.matcher.match(turn.text)
     if result.decision is Decision.NONE:
         # Not a new description either: keep the choices rather than lose the place.
         note = Reply(text="Sorry, I didn't catch that. Pick one of these, or describe it again:")
         return _outcome(session, note, current_prompt(turn.kb, session))
     return match_text(replace(turn, match=result), session)
+
+
+def clarify_pick(turn: Turn, session: Session) -> Outcome:
+    """A typed number picks one of the offered choices ('none of these' is the last)."""
+    number = int(turn.arg) if turn.arg.lstrip("-").isdigit() else 0
+    count = len(session.candidates)
+    if number == -1 or number == count + 1:
+        return clarify_none(turn, session)
+    if 1 <= number <= count:
+        return start_topic(replace(turn, arg=session.candidates[number - 1]), session)
+    return _outcome(
+        session,
+        Reply(text=f"Pick a number from 1 to {count + 1}:"),
+        current_prompt(turn.kb, session),
+    )
 
 
 def clarify_yes(turn: Turn, session: Session) -> Outcome:
@@ -534,14 +618,13 @@ def clarify_yes(turn: Turn, session: Session) -> Outcome:
 
 def clarify_none(turn: Turn, session: Session) -> Outcome:
     """None of the offered topics fits."""
-    new = session.advance(state=State.IDLE, candidates=(), misses=session.misses + 1)
+    new = session.reset(keep=("tried",), misses=session.misses + 1)
     text = (
         "OK. Could you describe it in other words? Mention what you see and where "
         "(WebMail, Outlook, your phone...). Or talk to a person."
     )
-    buttons = (Button(label="🙋 Talk to a person", action=Action.HUMAN),)
     log = (LogRecord(kind="dialogue.refused", detail=_question(turn, session)),)
-    return _outcome(new, Reply(text=text, buttons=buttons), log=log)
+    return _outcome(new, Reply(text=text, buttons=(PERSON,)), log=log)
 
 
 def next_step(turn: Turn, session: Session) -> Outcome:
@@ -549,15 +632,16 @@ def next_step(turn: Turn, session: Session) -> Outcome:
     problem = turn.kb.problem(session.topic or "")
     if problem is None:
         return cancel(turn, session)
-    if session.step + 1 < len(problem.steps):
+    if session.step + 1 < step_count(problem):
         new = session.advance(step=session.step + 1, offer=None)
         return _outcome(new, current_prompt(turn.kb, new))
     new = session.advance(state=State.VERIFY, step=0, offer=None)
-    return _outcome(
-        new,
-        Reply(text="That was the last step. Now let's check that it worked."),
-        current_prompt(turn.kb, new),
-    )
+    text = "That was the last step in Alibaba Mail."
+    if problem.client_tips:
+        # The guide's FAQ: configure both the email client and Alibaba Mail.
+        text += " " + compose.client_step_text(problem)
+    text += " Now let's check that it worked."
+    return _outcome(new, Reply(text=text), current_prompt(turn.kb, new))
 
 
 def previous_step(turn: Turn, session: Session) -> Outcome:
@@ -569,7 +653,7 @@ def previous_step(turn: Turn, session: Session) -> Outcome:
         if session.step > 0:
             new = session.advance(step=session.step - 1, offer=None)
         else:
-            new = session.advance(state=State.GUIDE, step=len(problem.steps) - 1, offer=None)
+            new = session.advance(state=State.GUIDE, step=step_count(problem) - 1, offer=None)
         return _outcome(new, current_prompt(turn.kb, new))
     if session.step == 0:
         return _outcome(
@@ -589,16 +673,37 @@ def show_step_details(turn: Turn, session: Session) -> Outcome:
         text = f"Here is exactly where to look:\n{details}"
     else:
         text = "My guide has no more detail for this step than what it says above."
-    buttons = (
-        *guide_buttons(session),
-        Button(label="🙋 Talk to a person", action=Action.HUMAN),
-    )
+    new = session.advance(offer=None) if session.offer else session
+    buttons = (*guide_buttons(turn.kb, new), PERSON)
     return _outcome(
-        session,
+        new,
         Reply(text=text),
         Reply(text=compose.step_text(problem, session.step), buttons=buttons),
         log=(LogRecord(kind="dialogue.stuck", topic=problem.id, detail=str(session.step + 1)),),
     )
+
+
+def client_tip(turn: Turn, session: Session) -> Outcome:
+    """At the email-client step: the guide's tip for the named client, or say what it covers."""
+    problem = turn.kb.problem(session.topic or "")
+    if problem is None:
+        return cancel(turn, session)
+    if not problem.client_tips:
+        return unknown_action(turn, session)
+    tip = next(
+        (t for t in problem.client_tips if t.client.casefold() == turn.arg.casefold()), None
+    )
+    if tip is not None:
+        text = f"In **{tip.client}**: {tip.tip}"
+    else:
+        clients = ", ".join(t.client for t in problem.client_tips)
+        text = (
+            f"My guide only gives the exact setting for {clients}. In your client, look for "
+            "the option that keeps messages on the server after downloading them; your "
+            "helpdesk can show you where it is."
+        )
+    new = session.advance(offer=None) if session.offer else session
+    return _outcome(new, Reply(text=text), current_prompt(turn.kb, new))
 
 
 def next_check(turn: Turn, session: Session) -> Outcome:
@@ -620,12 +725,10 @@ def stuck_on_check(turn: Turn, session: Session) -> Outcome:
     problem = turn.kb.problem(session.topic or "")
     if problem is None:
         return cancel(turn, session)
-    buttons = (
-        *check_buttons(problem, session),
-        Button(label="🙋 Talk to a person", action=Action.HUMAN),
-    )
+    new = session.advance(offer=None) if session.offer else session
+    buttons = (*check_buttons(problem, new), PERSON)
     return _outcome(
-        session,
+        new,
         Reply(
             text="No problem. Here's the check again; if it doesn't make sense for you, "
             "a person can take over.",
@@ -637,7 +740,8 @@ def stuck_on_check(turn: Turn, session: Session) -> Outcome:
 def resolved(turn: Turn, session: Session) -> Outcome:
     """It works: celebrate, ask for one-tap feedback, go idle."""
     topic = session.topic
-    new = session.advance(state=State.IDLE, topic=None, step=0, tried=(), offer=None, misses=0)
+    early = session.state is State.GUIDE
+    new = session.reset()
     buttons = (
         Button(label="👍 Helpful", action=Action.RATE, arg=f"up:{topic or ''}"),
         Button(label="👎 Not helpful", action=Action.RATE, arg=f"down:{topic or ''}"),
@@ -645,7 +749,7 @@ def resolved(turn: Turn, session: Session) -> Outcome:
     return _outcome(
         new,
         Reply(text="🎉 Great, that's solved! Was I helpful?", buttons=buttons),
-        log=(LogRecord(kind="dialogue.resolved", topic=topic),),
+        log=(LogRecord(kind="dialogue.resolved", topic=topic, detail="early" if early else ""),),
     )
 
 
@@ -656,40 +760,36 @@ def not_resolved(turn: Turn, session: Session) -> Outcome:
     log = (LogRecord(kind="dialogue.unresolved", topic=session.topic),)
     if related:
         nxt = related[0]
-        new = session.advance(state=State.CLARIFY, candidates=(nxt,), offer=None, step=0)
+        new = session.reset(keep=("tried",), state=State.CLARIFY, candidates=(nxt,))
         text = (
             f"Sorry it's still not working. The same thing can also be caused by: "
             f"**{turn.kb.title_of(nxt)}**. Shall we check that?"
         )
         buttons = (
             Button(label="🔎 Yes, check that", action=Action.CHOOSE, arg=nxt),
-            Button(label="🙋 Talk to a person", action=Action.HUMAN),
             Button(label="None of these", action=Action.NONE_OF_THESE),
+            PERSON,
         )
         return _outcome(new, Reply(text=text, buttons=buttons), log=log)
-    new = session.advance(state=State.IDLE, step=0, offer=None)
+    new = session.reset(keep=("tried", "topic"))
     text = "Sorry that didn't fix it. A person from the support team can look into it with you."
-    buttons = (
-        Button(label="🙋 Talk to a person", action=Action.HUMAN),
-        Button(label="Start over", action=Action.CANCEL),
-    )
+    buttons = (Button(label="Start over", action=Action.CANCEL), PERSON)
     return _outcome(new, Reply(text=text, buttons=buttons), log=log)
 
 
 def in_flow_text(turn: Turn, session: Session) -> Outcome:
-    """Free text mid-walkthrough: offer to switch if it names another problem, else nudge."""
+    """Free text mid-walkthrough: offer to switch if it names another topic, else nudge."""
     result = turn.match or turn.matcher.match(turn.text)
     best = result.best
     if best is not None and best.topic != session.topic:
-        problem = turn.kb.problem(session.topic or "")
-        place = ""
-        if problem is not None:
-            place = f" (we're on {session.state.value} step {session.step + 1} of {problem.title})"
         new = session.advance(offer=best.id)
+        kind = "question" if turn.kb.faq(best.id) is not None else "problem"
         text = (
-            f"It sounds like a different problem: **{turn.kb.title_of(best.id)}**. "
-            f"Switch to it?{place}"
+            f"That sounds like a different {kind}: **{turn.kb.title_of(best.id)}** "
+            f"Switch to it? (We're at {_place(turn.kb, session)}.)"
         )
+        if not turn.kb.title_of(best.id).endswith("?"):
+            text = text.replace("** Switch", "**. Switch", 1)
         buttons = (
             Button(label="🔀 Switch", action=Action.SWITCH, arg=best.id),
             Button(label="↩️ Stay here", action=Action.STAY),
@@ -697,17 +797,24 @@ def in_flow_text(turn: Turn, session: Session) -> Outcome:
         return _outcome(new, Reply(text=text, buttons=buttons))
     if best is not None:
         note = "We're already working on that. Let's continue:"
+    elif session.state is State.VERIFY:
+        note = (
+            "Sorry, I didn't catch that. Reply **done** when you've checked, **yes** if it "
+            "works, **no** if it's still broken, **back**, or ask for a person."
+        )
     else:
         note = (
             "Sorry, I didn't catch that. Reply **done** when the step is done, **stuck** if "
-            "you need more detail, **back**, or **cancel** to stop."
+            "you need more detail, **back**, or ask for a person."
         )
     return _outcome(session, Reply(text=note), current_prompt(turn.kb, session))
 
 
 def switch_topic(turn: Turn, session: Session) -> Outcome:
-    """Accept the offer to switch to another problem."""
+    """Accept the offer to switch to another topic."""
     target = turn.arg or session.offer or ""
+    if turn.kb.entry(target) is None:
+        return unknown_action(turn, session)
     outcome = start_topic(replace(turn, arg=target), session)
     return replace(outcome, log=(*outcome.log, LogRecord(kind="dialogue.switched", topic=target)))
 
@@ -719,50 +826,63 @@ def stay(turn: Turn, session: Session) -> Outcome:
 
 
 def start_handoff(turn: Turn, session: Session) -> Outcome:
-    """Hand the conversation to a person; the channel opens the ticket."""
+    """Hand the conversation to a person, naming the problem; the channel opens the ticket."""
     if session.state is State.HANDOFF:
         return _outcome(session, current_prompt(turn.kb, session))
     topic = session.topic
-    place = ""
-    problem = turn.kb.problem(topic or "")
-    if problem is not None and session.state in (State.GUIDE, State.VERIFY):
-        place = f"{session.state.value} step {session.step + 1}"
-    log = (LogRecord(kind="dialogue.escalated", topic=topic, detail=""),)
+    about = _what_user_came_with(turn.kb, session)
+    place = _place(turn.kb, session) if session.state in (State.GUIDE, State.VERIFY) else ""
     if turn.settings.staff_available:
-        new = session.advance(state=State.HANDOFF, candidates=(), offer=None)
-        text = (
-            "I've asked a person from the support team to take over. Write here anything they "
-            "should know; they'll reply in this chat. Send /cancel to stop waiting."
+        new = session.reset(keep=("tried", "topic"), state=State.HANDOFF)
+        text = "I've asked a person from the support team to take over"
+        text += f" about {about}" if about else ""
+        # A FAQ's title is a question: "about **Does it support IMAP?**" needs no full stop.
+        text += "" if text.rstrip("*”").endswith(("?", "!", ".")) else "."
+        text += (
+            " Write here anything they should know; they'll reply in this chat. "
+            "Send /cancel to stop waiting."
         )
     else:
         # Nobody would read a hand-off here: say where to go instead of waiting forever.
-        new = session.advance(state=State.IDLE, step=0, candidates=(), offer=None)
+        new = session.reset(keep=("tried",))
         text = (
             "No support team is connected to this chat, sorry. "
-            + _fallback(turn, topic)
+            + _fallback(turn, about)
             + " Send /cancel to start over with me."
         )
-    detail = " | ".join(filter(None, [topic or "", place, *session.transcript[-6:]]))
-    log = (replace(log[0], detail=detail),)
+    detail = " | ".join(
+        filter(None, [topic or "", place.replace("**", ""), *session.transcript[-6:]])
+    )
+    log = (LogRecord(kind="dialogue.escalated", topic=topic, detail=detail),)
     return _outcome(new, Reply(text=text), log=log)
 
 
-def _fallback(turn: Turn, topic: str | None) -> str:
-    tried = f" ({turn.kb.title_of(topic)})" if topic else ""
-    contact = turn.settings.fallback_contact
-    if contact:
-        return f"Please contact {contact} and tell them what you tried{tried}."
-    return (
-        f"Please contact your mail administrator or helpdesk and tell them what you tried{tried}."
-    )
+def _fallback(turn: Turn, about: str) -> str:
+    """Where to go instead of a person here, naming the user's problem."""
+    contact = turn.settings.fallback_contact or "your mail administrator or helpdesk"
+    about_it = f" about {about}" if about else ""
+    return f"Please contact {contact}{about_it} and tell them what you tried."
 
 
 def handoff_failed(turn: Turn, session: Session) -> Outcome:
     """The staff chat could not be reached: say so and where to go instead; back to the bot."""
-    new = session.advance(state=State.IDLE, step=0, candidates=(), offer=None)
-    text = "Sorry, I couldn't reach the support team just now. " + _fallback(turn, session.topic)
+    new = session.reset(keep=("tried",))
+    text = "Sorry, I couldn't reach the support team just now. " + _fallback(
+        turn, _what_user_came_with(turn.kb, session)
+    )
     return _outcome(
         new, Reply(text=text), log=(LogRecord(kind="handoff.failed", topic=session.topic),)
+    )
+
+
+def handoff_closed(turn: Turn, session: Session) -> Outcome:
+    """Staff closed the hand-off (``arg``: the ticket number): back to the bot; rate 1-5."""
+    new = session.reset()
+    buttons = tickets.rating_buttons(int(turn.arg)) if turn.arg.isdigit() else ()
+    return _outcome(
+        new,
+        Reply(text=tickets.closed_for_user(), buttons=buttons),
+        log=(LogRecord(kind="dialogue.closed", topic=session.topic),),
     )
 
 
@@ -776,26 +896,23 @@ def relay_to_staff(turn: Turn, session: Session) -> Outcome:
 
 def cancel(turn: Turn, session: Session) -> Outcome:
     """Stop whatever is going on and go back to idle."""
-    new = session.advance(
-        state=State.IDLE, topic=None, step=0, candidates=(), tried=(), offer=None, misses=0
-    )
+    new = session.reset()
     return _outcome(
         new,
         Reply(
             text="OK, stopped. Tell me what's wrong any time, or pick a topic:",
-            buttons=topic_buttons(turn.kb),
+            buttons=menu_buttons(turn.kb),
         ),
         log=(LogRecord(kind="dialogue.cancelled", topic=session.topic),),
     )
 
 
 def show_topics(turn: Turn, session: Session) -> Outcome:
-    """The menu of problems and FAQ entries (no state change)."""
-    buttons = [Button(label=p.title, action=Action.CHOOSE, arg=p.id) for p in turn.kb.problems]
-    buttons.extend(
-        Button(label=short_label(f.question), action=Action.CHOOSE, arg=f.id) for f in turn.kb.faqs
+    """The menu of topics, the same numbers as every menu (no state change)."""
+    return _outcome(
+        session,
+        Reply(text="Here's what I can help with:", buttons=menu_buttons(turn.kb, person=True)),
     )
-    return _outcome(session, Reply(text="Here's what I can help with:", buttons=tuple(buttons)))
 
 
 def welcome(turn: Turn, session: Session) -> Outcome:
@@ -806,7 +923,7 @@ def welcome(turn: Turn, session: Session) -> Outcome:
         "the fix step by step. I can help with:"
     )
     if session.state is State.IDLE:
-        return _outcome(session, Reply(text=text, buttons=topic_buttons(turn.kb)))
+        return _outcome(session, Reply(text=text, buttons=menu_buttons(turn.kb)))
     return _outcome(
         session,
         Reply(text="Hi again! We were in the middle of something:"),
@@ -818,11 +935,56 @@ def show_help(turn: Turn, session: Session) -> Outcome:
     """How to talk to the bot (no state change)."""
     text = (
         "Describe your mail problem in your own words, or paste the error you got.\n"
-        "During a walkthrough you can press the buttons or type **done**, **back**, "
-        "**stuck**, **yes**, **no**.\n"
-        "/topics shows what I know, /human asks for a person, /cancel starts over."
+        "During a walkthrough, press the buttons or just say it: **done**, **back**, "
+        "**I'm stuck**, **it works**, **still broken**, **start over**.\n"
+        "Type a number to pick from a list. /topics shows what I know, /human or "
+        "**talk to a person** asks for a person, /cancel starts over."
     )
     return _outcome(session, Reply(text=text), current_prompt(turn.kb, session))
+
+
+def repeat_prompt(turn: Turn, session: Session) -> Outcome:
+    """Say the current step or question again (no state change)."""
+    if session.state is State.IDLE and turn.kb.faq(session.topic or "") is not None:
+        faq = turn.kb.faq(session.topic or "")
+        assert faq is not None
+        return _outcome(session, Reply(text=compose.faq_text(faq)))
+    return _outcome(session, current_prompt(turn.kb, session))
+
+
+def thanks(turn: Turn, session: Session) -> Outcome:
+    """Thanks or a plain 'ok': you're welcome, and where we are if something is open."""
+    text = "You're welcome! If anything else goes wrong with your mail, just tell me what happens."
+    if session.state is State.IDLE:
+        return _outcome(session, Reply(text=text))
+    return _outcome(session, Reply(text="You're welcome!"), current_prompt(turn.kb, session))
+
+
+def goodbye(turn: Turn, session: Session) -> Outcome:
+    """The user is leaving: say goodbye; an open walkthrough keeps its place."""
+    if session.state in (State.GUIDE, State.VERIFY):
+        text = (
+            f"Bye for now! We were at {_place(turn.kb, session)}; when you're back, "
+            "just tell me how it went."
+        )
+        return _outcome(session, Reply(text=text))
+    return _outcome(
+        session,
+        Reply(text="Goodbye! Message me any time you have a problem with your mail."),
+        log=(LogRecord(kind="dialogue.goodbye", topic=session.topic),),
+    )
+
+
+def resume(turn: Turn, session: Session) -> Outcome:
+    """Pick up the walkthrough the timeout put aside."""
+    parsed = _parse_resume(turn.kb, session.resume)
+    if parsed is None:
+        return _outcome(session.advance(resume=None), current_prompt(turn.kb, session))
+    state, topic, step = parsed
+    new = session.reset(keep=("tried",), state=state, topic=topic, step=step)
+    return _outcome(
+        new, Reply(text="Welcome back! Here's where we were:"), current_prompt(turn.kb, new)
+    )
 
 
 def record_feedback(turn: Turn, session: Session) -> Outcome:
@@ -860,19 +1022,6 @@ def feedback_reason(turn: Turn, session: Session) -> Outcome:
     )
 
 
-def handoff_closed(turn: Turn, session: Session) -> Outcome:
-    """Staff closed the hand-off (``arg``: the ticket number): back to the bot; rate 1-5."""
-    new = session.advance(
-        state=State.IDLE, topic=None, step=0, candidates=(), tried=(), offer=None, misses=0
-    )
-    buttons = tickets.rating_buttons(int(turn.arg)) if turn.arg.isdigit() else ()
-    return _outcome(
-        new,
-        Reply(text=tickets.closed_for_user(), buttons=buttons),
-        log=(LogRecord(kind="dialogue.closed", topic=session.topic),),
-    )
-
-
 def unknown_action(turn: Turn, session: Session) -> Outcome:
     """Nothing to do for this action here: change nothing, show where we are."""
     return _outcome(
@@ -882,102 +1031,123 @@ def unknown_action(turn: Turn, session: Session) -> Outcome:
     )
 
 
-def _every_state(action: Action | str, handler: Handler) -> dict[tuple[State, str], Handler]:
-    return {(state, action): handler for state in State}
+def _parse_resume(kb: KnowledgeBase, ref: str | None) -> tuple[State, str, int] | None:
+    """'guide:mailbox-full:1' -> (State.GUIDE, 'mailbox-full', 1), if it still fits the guide."""
+    if not ref:
+        return None
+    state_name, _, rest = ref.partition(":")
+    topic, _, step_text = rest.rpartition(":")
+    problem = kb.problem(topic)
+    if problem is None or not step_text.isdigit():
+        return None
+    step = int(step_text)
+    if state_name == State.GUIDE.value and step < step_count(problem):
+        return State.GUIDE, topic, step
+    if state_name == State.VERIFY.value and step < len(problem.verification):
+        return State.VERIFY, topic, step
+    return None
 
 
-TRANSITIONS: dict[tuple[State, str], Handler] = {
-    (State.IDLE, TEXT): match_text,
-    (State.IDLE, Action.WALK): walk_through,
-    (State.IDLE, Action.HELPED): faq_helped,
-    (State.IDLE, Action.YES): faq_helped,
-    (State.IDLE, Action.NOT_MY_QUESTION): not_my_question,
-    (State.IDLE, Action.NO): not_my_question,
-    (State.IDLE, Action.RATE): record_feedback,
-    (State.CLARIFY, TEXT): clarify_text,
-    (State.CLARIFY, Action.NONE_OF_THESE): clarify_none,
-    (State.CLARIFY, Action.YES): clarify_yes,
-    (State.CLARIFY, Action.NO): clarify_none,
-    (State.GUIDE, Action.DONE): next_step,
-    (State.GUIDE, Action.YES): next_step,
-    (State.GUIDE, Action.BACK): previous_step,
-    (State.GUIDE, Action.STUCK): show_step_details,
-    (State.GUIDE, Action.NO): show_step_details,
-    (State.GUIDE, TEXT): in_flow_text,
-    (State.GUIDE, Action.SWITCH): switch_topic,
-    (State.GUIDE, Action.STAY): stay,
-    (State.VERIFY, Action.DONE): next_check,
-    (State.VERIFY, Action.YES): resolved,
-    (State.VERIFY, Action.NO): not_resolved,
-    (State.VERIFY, Action.BACK): previous_step,
-    (State.VERIFY, Action.STUCK): stuck_on_check,
-    (State.VERIFY, TEXT): in_flow_text,
-    (State.VERIFY, Action.SWITCH): switch_topic,
-    (State.VERIFY, Action.STAY): stay,
-    (State.HANDOFF, TEXT): relay_to_staff,
-    (State.HANDOFF, CLOSED): handoff_closed,
-    (State.HANDOFF, UNREACHABLE): handoff_failed,
-    **_every_state(Action.CHOOSE, start_topic),
-    **_every_state(Action.CANCEL, cancel),
-    **_every_state(Action.HUMAN, start_handoff),
-    **_every_state(Action.TOPICS, show_topics),
-    **_every_state(START, welcome),
-    **_every_state(HELP, show_help),
+# -- the table -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One row of the table: the handler and the states it may lead to (``SAME``: stays)."""
+
+    handler: Handler
+    goes_to: tuple[State | str, ...]
+
+
+SAME = "same"
+
+
+def _rule(handler: Handler, *goes_to: State | str) -> Rule:
+    return Rule(handler=handler, goes_to=goes_to)
+
+
+def _every_state(action: Action, rule: Rule) -> dict[tuple[State, Action], Rule]:
+    return {(state, action): rule for state in State}
+
+
+_START_TOPIC = _rule(start_topic, State.GUIDE, State.IDLE, SAME)
+_SWITCH_TOPIC = _rule(switch_topic, State.GUIDE, State.IDLE, SAME)
+
+TRANSITIONS: dict[tuple[State, Action], Rule] = {
+    (State.IDLE, Action.TEXT): _rule(match_text, State.GUIDE, State.CLARIFY, State.IDLE),
+    (State.IDLE, Action.WALK): _rule(walk_through, State.GUIDE, SAME),
+    (State.IDLE, Action.HELPED): _rule(faq_helped, SAME),
+    (State.IDLE, Action.YES): _rule(faq_helped, SAME),
+    (State.IDLE, Action.NOT_MY_QUESTION): _rule(not_my_question, State.IDLE),
+    (State.IDLE, Action.NO): _rule(not_my_question, State.IDLE),
+    (State.IDLE, Action.RATE): _rule(record_feedback, SAME),
+    (State.IDLE, Action.NUMBER): _rule(menu_pick, State.GUIDE, State.HANDOFF, SAME),
+    (State.IDLE, Action.RESUME): _rule(resume, State.GUIDE, State.VERIFY, SAME),
+    (State.CLARIFY, Action.TEXT): _rule(clarify_text, State.GUIDE, State.IDLE, SAME),
+    (State.CLARIFY, Action.NUMBER): _rule(clarify_pick, State.GUIDE, State.IDLE, SAME),
+    (State.CLARIFY, Action.NONE_OF_THESE): _rule(clarify_none, State.IDLE),
+    (State.CLARIFY, Action.YES): _rule(clarify_yes, State.GUIDE, State.IDLE, SAME),
+    (State.CLARIFY, Action.NO): _rule(clarify_none, State.IDLE),
+    (State.GUIDE, Action.DONE): _rule(next_step, State.VERIFY, SAME),
+    (State.GUIDE, Action.YES): _rule(next_step, State.VERIFY, SAME),
+    (State.GUIDE, Action.STUCK): _rule(show_step_details, SAME),
+    (State.GUIDE, Action.NO): _rule(show_step_details, SAME),
+    (State.GUIDE, Action.CLIENT): _rule(client_tip, SAME),
+    (State.VERIFY, Action.CLIENT): _rule(client_tip, SAME),
+    (State.GUIDE, Action.WORKS): _rule(resolved, State.IDLE),
+    (State.GUIDE, Action.TEXT): _rule(in_flow_text, SAME),
+    (State.VERIFY, Action.DONE): _rule(next_check, SAME),
+    (State.VERIFY, Action.YES): _rule(resolved, State.IDLE),
+    (State.VERIFY, Action.NO): _rule(not_resolved, State.CLARIFY, State.IDLE),
+    (State.VERIFY, Action.STUCK): _rule(stuck_on_check, SAME),
+    (State.VERIFY, Action.TEXT): _rule(in_flow_text, SAME),
+    (State.GUIDE, Action.BACK): _rule(previous_step, SAME),
+    (State.VERIFY, Action.BACK): _rule(previous_step, State.GUIDE, SAME),
+    (State.GUIDE, Action.SWITCH): _SWITCH_TOPIC,
+    (State.VERIFY, Action.SWITCH): _SWITCH_TOPIC,
+    (State.GUIDE, Action.STAY): _rule(stay, SAME),
+    (State.VERIFY, Action.STAY): _rule(stay, SAME),
+    (State.HANDOFF, Action.TEXT): _rule(relay_to_staff, SAME),
+    (State.HANDOFF, Action.CLOSED): _rule(handoff_closed, State.IDLE),
+    (State.HANDOFF, Action.UNREACHABLE): _rule(handoff_failed, State.IDLE),
+    **_every_state(Action.CHOOSE, _START_TOPIC),
+    **_every_state(Action.CANCEL, _rule(cancel, State.IDLE)),
+    **_every_state(Action.HUMAN, _rule(start_handoff, State.HANDOFF, State.IDLE)),
+    **_every_state(Action.TOPICS, _rule(show_topics, SAME)),
+    **_every_state(Action.START, _rule(welcome, SAME)),
+    **_every_state(Action.HELP, _rule(show_help, SAME)),
+    **_every_state(Action.REPEAT, _rule(repeat_prompt, SAME)),
+    **_every_state(Action.THANKS, _rule(thanks, SAME)),
+    **_every_state(Action.GOODBYE, _rule(goodbye, SAME)),
 }
 
 COMMANDS = {
-    "start": START,
-    "help": HELP,
+    "start": Action.START,
+    "help": Action.HELP,
     "topics": Action.TOPICS,
     "cancel": Action.CANCEL,
     "human": Action.HUMAN,
-    "closed": CLOSED,
-    "unreachable": UNREACHABLE,
+    # Sent by the channel, never typed: staff closed the ticket; the staff chat is unreachable.
+    "closed": Action.CLOSED,
+    "unreachable": Action.UNREACHABLE,
 }
-
-# Free-text intents only count where they mean something; elsewhere the text is matched.
-TEXT_INTENTS: dict[State, frozenset[Action]] = {
-    State.IDLE: frozenset({Action.CANCEL, Action.HUMAN}),
-    State.CLARIFY: frozenset(
-        {Action.CANCEL, Action.HUMAN, Action.NONE_OF_THESE, Action.YES, Action.NO}
-    ),
-    State.GUIDE: frozenset(
-        {
-            Action.DONE,
-            Action.YES,
-            Action.BACK,
-            Action.STUCK,
-            Action.NO,
-            Action.CANCEL,
-            Action.HUMAN,
-        }
-    ),
-    State.VERIFY: frozenset(
-        {
-            Action.DONE,
-            Action.YES,
-            Action.NO,
-            Action.BACK,
-            Action.STUCK,
-            Action.CANCEL,
-            Action.HUMAN,
-        }
-    ),
-    State.HANDOFF: frozenset({Action.CANCEL}),
-}
-# Right after a FAQ answer, short replies answer its buttons ("that helped", "walk me through it").
-FAQ_FOLLOW_UPS = frozenset({Action.YES, Action.NO, Action.WALK, Action.NOT_MY_QUESTION})
 
 
 class Engine:
     """The dialogue engine: ``handle`` maps (session, event) to an Outcome, deterministically."""
 
     def __init__(
-        self, kb: KnowledgeBase, matcher: Matcher, settings: DialogueSettings | None = None
+        self,
+        kb: KnowledgeBase,
+        matcher: Matcher,
+        settings: DialogueSettings | None = None,
+        *,
+        acts: ActReader | None = None,
     ) -> None:
         self.kb = kb
         self.matcher = matcher
         self.settings = settings or DialogueSettings()
+        self.acts = acts or act_reader(kb.dialogue, descriptions(kb))
 
     def new_session(self, chat_id: str, *, now: float) -> Session:
         """A fresh idle session for a chat."""
@@ -987,30 +1157,19 @@ class Engine:
         """React to one event; never raises for anything a user can send."""
         turn = Turn(kb=self.kb, matcher=self.matcher, settings=self.settings, now=now)
         if self._expired(session, now):
-            session = session.advance(
-                state=State.IDLE,
-                topic=None,
-                step=0,
-                candidates=(),
-                offer=None,
-                tried=(),
-                misses=0,
-            )
-            turn = replace(
-                turn,
-                notes=(Reply(text="It's been a while, so I've started over."),),
-            )
+            session, note = self._put_aside(session)
+            turn = replace(turn, notes=(note,))
             if isinstance(event, ButtonPress):
-                outcome = _outcome(session, *turn.notes, current_prompt(self.kb, session))
-                return self._finish(outcome, now)
-        asked = session.asked
-        if asked is not None:
+                outcome = _outcome(session, note, current_prompt(self.kb, session))
+                return self._finish(self._offer_resume(outcome), now)
+        asked_before = session.asked
+        if asked_before is not None:
             # The question is answered by the very next message, or dropped.
             session = replace(session, asked=None)
         action, turn, session = self._read(event, turn, session)
-        if asked and action == TEXT and session.state is State.IDLE:
+        if asked_before and action is Action.TEXT and session.state is State.IDLE:
             # The answer to a question the bot just asked ("what went wrong?"), not a new topic.
-            outcome = feedback_reason(turn, replace(session, asked=asked))
+            outcome = feedback_reason(turn, replace(session, asked=asked_before))
             return self._finish(_with_notes(turn, outcome), now)
         if action is None:
             return self._finish(
@@ -1022,32 +1181,103 @@ class Engine:
                 ),
                 now,
             )
-        handler = TRANSITIONS.get((session.state, action), unknown_action)
-        outcome = handler(turn, session)
-        if handler is not match_text:
-            outcome = _with_notes(turn, outcome)
-        return self._finish(outcome, now)
+        rule = TRANSITIONS.get((session.state, action))
+        outcome = rule.handler(turn, session) if rule else unknown_action(turn, session)
+        if (
+            turn.text
+            and session.state is not State.HANDOFF
+            and action in (Action.TEXT, Action.HUMAN, Action.STUCK, Action.NO)
+            and self.acts.is_upset(turn.text)
+        ):
+            outcome = replace(outcome, replies=(Reply(text=UPSET_NOTE), *outcome.replies))
+        outcome = _with_notes(turn, outcome)
+        return self._finish(self._offer_resume(outcome), now)
+
+    # -- reading events -----------------------------------------------------------------------
 
     def _read(
         self, event: Event, turn: Turn, session: Session
-    ) -> tuple[str | None, Turn, Session]:
+    ) -> tuple[Action | None, Turn, Session]:
         if isinstance(event, ButtonPress):
             if event.version != session.version:
                 return None, turn, session
             return event.action, replace(turn, arg=event.arg), session
         if isinstance(event, Command):
-            action = COMMANDS.get(event.name.lower().lstrip("/"), HELP)
+            action = COMMANDS.get(event.name.lower().lstrip("/"), Action.HELP)
             return action, replace(turn, arg=event.arg), session
         text = clean(event.text if isinstance(event, UserText) else "")
-        session = session.remember(f"user: {text}") if text else session
         turn = replace(turn, text=text)
-        intent = parse_intent(text) if text else None
-        allowed = TEXT_INTENTS[session.state]
-        if session.state is State.IDLE and self.kb.faq(session.topic or "") is not None:
-            allowed = allowed | FAQ_FOLLOW_UPS
-        if intent is not None and intent in allowed:
-            return intent, turn, session
-        return TEXT, turn, session
+        if not text:
+            return Action.TEXT, turn, session
+        action, turn = self._read_text(text, turn, session)
+        # Replies read as acts are marked, so a hand-off names what the user described.
+        prefix = "user: " if action is Action.TEXT else REPLY_PREFIX
+        return action, turn, session.remember(f"{prefix}{text}")
+
+    def _read_text(self, text: str, turn: Turn, session: Session) -> tuple[Action, Turn]:
+        """What typed text is where the conversation stands: an act's action, or TEXT."""
+        where = asked(self.kb, session)
+        client = self._client_named(session, text)
+        if client is not None:
+            return Action.CLIENT, replace(turn, arg=client)
+        meanings = ACT_MEANING[where]
+        reading = self.acts.read(
+            text,
+            allowed=frozenset(meanings),
+            items=shown_items(self.kb, session),
+            context=shown_text(self.kb, session),
+            floor=ACT_FLOOR_AT.get(where, ACT_FLOOR),
+        )
+        turn = replace(turn, reading=reading)
+        if reading.act is None and session.state in (State.GUIDE, State.VERIFY):
+            # Reads more like a description, but of the problem we're already fixing
+            # ("sent a test from outlook, done"): then the best act it also reads as wins.
+            result = self.matcher.match(text)
+            fallback = next(
+                (
+                    Act(name)
+                    for name, score in reading.ranked
+                    if name in meanings and score >= ACT_FLOOR
+                ),
+                None,
+            )
+            same_topic = result.best is None or result.best.topic == session.topic
+            if fallback is None or not same_topic:
+                return Action.TEXT, replace(turn, match=result)
+            reading = replace(reading, act=fallback)
+            turn = replace(turn, reading=reading)
+        if reading.act is None:
+            return Action.TEXT, turn
+        action = meanings[reading.act]
+        if (
+            session.state in (State.GUIDE, State.VERIFY)
+            and reading.score < SURE_ACT
+            and len(words(text)) > 2
+        ):
+            # A real description of another documented problem still gets the switch offer.
+            result = self.matcher.match(text)
+            if result.best is not None and result.best.topic != session.topic:
+                return Action.TEXT, replace(turn, match=result)
+        if reading.number is not None:
+            turn = replace(turn, arg=str(reading.number))
+        return action, turn
+
+    def _client_named(self, session: Session, text: str) -> str | None:
+        """Right after the client question, the client a short message names ('' for others)."""
+        problem = self.kb.problem(session.topic or "")
+        if session.state is not State.VERIFY or problem is None or not problem.client_tips:
+            return None
+        said = set(words(text))
+        if session.step != 0 or len(said) > 8:
+            return None
+        for tip in problem.client_tips:
+            if set(words(tip.client)) <= said:
+                return tip.client
+        if said & _OTHER_CLIENT_WORDS:
+            return ""
+        return None
+
+    # -- timeouts -------------------------------------------------------------------------------
 
     def _expired(self, session: Session, now: float) -> bool:
         return (
@@ -1055,6 +1285,34 @@ class Engine:
             and session.updated_at > 0
             and now - session.updated_at > self.settings.timeout_seconds
         )
+
+    def _put_aside(self, session: Session) -> tuple[Session, Reply]:
+        """After the timeout: back to idle, keeping the walkthrough's place to offer it back."""
+        ref = None
+        if session.state in (State.GUIDE, State.VERIFY) and session.topic:
+            ref = f"{session.state.value}:{session.topic}:{session.step}"
+        fresh = session.reset(resume=ref)
+        if ref is None:
+            return fresh, Reply(text="It's been a while, so I've started over.")
+        return fresh, Reply(
+            text=f"Welcome back! It's been a while; we were at {_place(self.kb, session)}."
+        )
+
+    def _offer_resume(self, outcome: Outcome) -> Outcome:
+        """Keep offering to continue while the put-aside walkthrough is still open."""
+        session = outcome.session
+        if not session.resume:
+            return outcome
+        if session.state not in (State.IDLE, State.CLARIFY):
+            return replace(outcome, session=replace(session, resume=None))
+        parsed = _parse_resume(self.kb, session.resume)
+        if parsed is None:
+            return replace(outcome, session=replace(session, resume=None))
+        offer = Reply(
+            text="Say **continue** to pick up where we left off.",
+            buttons=(Button(label="↩️ Continue where we left off", action=Action.RESUME),),
+        )
+        return replace(outcome, replies=(*outcome.replies, offer))
 
     @staticmethod
     def _finish(outcome: Outcome, now: float) -> Outcome:
@@ -1064,17 +1322,38 @@ class Engine:
         return replace(outcome, session=replace(session, updated_at=now))
 
 
+# Words that name an email client the guide has no tip for ("thunderbird", "my phone").
+_OTHER_CLIENT_WORDS = frozenset(
+    {*CONCEPTS["@client"], "other", "another", "different", "else"}
+) - {"outlook", "client", "clients", "software", "program"}
+
+
+def descriptions(kb: KnowledgeBase) -> tuple[str, ...]:
+    """How a description (not an act) reads: the problem, FAQ and out-of-scope examples.
+
+    Out-of-scope examples of three words or fewer are left out: small talk ("thanks", "ok")
+    lives there too, and those are acts.
+    """
+    documented = [e for entry in (*kb.problems, *kb.faqs) for e in entry.examples]
+    other = [e for group in kb.out_of_scope for e in group.examples if len(words(e)) > 3]
+    return (*documented, *other)
+
+
 def transition_table() -> str:
     """The transition table as Markdown (the README embeds it; a test keeps them equal)."""
-    states_of: dict[tuple[str, Handler], list[State]] = {}
-    for (state, action), handler in TRANSITIONS.items():
-        states_of.setdefault((action, handler), []).append(state)
-    rows = ["| in state | on | does |", "| --- | --- | --- |"]
-    for (action, handler), states in states_of.items():
+    states_of: dict[tuple[Action, Rule], list[State]] = {}
+    for (state, action), rule in TRANSITIONS.items():
+        states_of.setdefault((action, rule), []).append(state)
+    rows = ["| in state | on | goes to | does |", "| --- | --- | --- | --- |"]
+    for (action, rule), states in states_of.items():
         where = "any" if len(states) == len(State) else ", ".join(s.value for s in states)
-        on = action.name.lower() if isinstance(action, Action) else action
-        doc = (handler.__doc__ or "").strip().splitlines()[0]
-        rows.append(f"| {where} | {on} | `{handler.__name__}`: {doc} |")
+        to = ", ".join(
+            "(stays)" if target == SAME else str(State(target).value) for target in rule.goes_to
+        )
+        doc = (rule.handler.__doc__ or "").strip().splitlines()[0]
+        rows.append(
+            f"| {where} | {action.name.lower()} | {to} | `{rule.handler.__name__}`: {doc} |"
+        )
     return "\n".join(rows)
 
 

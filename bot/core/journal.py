@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.core.dialogue import LogRecord, Outcome, parse_intent
+from bot.core.dialogue import LogRecord, Outcome
 from bot.core.privacy import mask_personal
 from bot.core.session import Session, State
 
@@ -56,13 +56,11 @@ def records(before: Session, outcome: Outcome) -> tuple[LogRecord, ...]:
 
 
 def last_question(session: Session) -> str:
-    """The user's last words that were not a command to the bot ("talk to a person"), masked."""
+    """The user's last description, masked: the engine writes replies it read as dialogue acts
+    ("talk to a person", "ok") as ``user (reply):`` lines, which this skips."""
     for line in reversed(session.transcript):
-        if not line.startswith(USER_PREFIX):
-            continue
-        text = line.removeprefix(USER_PREFIX)
-        if parse_intent(text) is None:
-            return mask_personal(text)
+        if line.startswith(USER_PREFIX):
+            return mask_personal(line.removeprefix(USER_PREFIX))
     return ""
 
 

@@ -82,6 +82,29 @@ class OutOfScope:
     source: Source = field(default=Source(file="<memory>", line=0), compare=False)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActExamples:
+    """The examples of one dialogue act in one language, from one file."""
+
+    act: str
+    language: str
+    examples: tuple[str, ...]
+    source: Source = field(default=Source(file="<memory>", line=0), compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DialogueData:
+    """What people say inside a conversation (``knowledge/dialogue*.yaml``), every language."""
+
+    acts: tuple[ActExamples, ...] = ()
+    ordinals: tuple[tuple[str, int], ...] = ()
+    upset: tuple[str, ...] = ()
+
+    def examples(self, act: str) -> tuple[str, ...]:
+        """Every example of one act, all languages."""
+        return tuple(e for a in self.acts if a.act == act for e in a.examples)
+
+
 Entry = Problem | Faq
 
 
@@ -92,6 +115,7 @@ class KnowledgeBase:
     problems: tuple[Problem, ...]
     faqs: tuple[Faq, ...]
     out_of_scope: tuple[OutOfScope, ...] = ()
+    dialogue: DialogueData = field(default_factory=DialogueData)
     # The language of the text fields; translations are whole bases under the same ids.
     language: str = "en"
     translations: Mapping[str, KnowledgeBase] = field(

@@ -17,7 +17,21 @@ from typing import Final
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.core.knowledge import ClientTip, Faq, KnowledgeBase, OutOfScope, Problem, Source, Step
+from bot.core.acts import ITEM, Act
+from bot.core.callback import card_fits, fits
+from bot.core.knowledge import (
+    ActExamples,
+    ClientTip,
+    DialogueData,
+    Faq,
+    KnowledgeBase,
+    OutOfScope,
+    Problem,
+    Source,
+    Step,
+)
+from bot.core.replies import Action
+from bot.core.text import CODE_TOKEN
 from bot.errors import KnowledgeError
 
 _STR_TAG: Final = "tag:yaml.org,2002:str"
@@ -70,6 +84,14 @@ _FAQ_FIELDS: Final = ("id", "question", "answer", "problem", "see_also", "keywor
 _FAQ_REQUIRED: Final = ("id", "question", "answer", "examples")
 _OUT_OF_SCOPE_FIELDS: Final = ("id", "reply", "examples")
 _OUT_OF_SCOPE_REQUIRED: Final = ("id", "examples")
+# A dialogue file (knowledge/dialogue*.yaml) is told apart by its top-level `acts`.
+_DIALOGUE_FIELDS: Final = ("language", "acts", "ordinals", "upset")
+# dialogue.yaml and its other languages (dialogue.zh.yaml) are not guide translations.
+_DIALOGUE_NAME: Final = re.compile(r"dialogue(?:\.[a-z]{2,3}(?:-[a-z0-9]{2,8})?)?\.ya?ml")
+_DIALOGUE_REQUIRED: Final = ("language", "acts")
+_ACT_FIELDS: Final = ("id", "meaning", "examples")
+_LANGUAGE_PATTERN: Final = re.compile(r"[a-z]{2,3}(?:-[A-Za-z]{2,4})?")
+_PLACEHOLDER: Final = re.compile(r"\{[^}]*\}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,6 +144,11 @@ class _Parsed:
     ids: list[tuple[str, _Mention]] = field(default_factory=list)
     examples: list[_Mention] = field(default_factory=list)
     references: list[_Reference] = field(default_factory=list)
+    acts: list[ActExamples] = field(default_factory=list)
+    act_examples: list[_Mention] = field(default_factory=list)
+    ordinals: list[tuple[str, int]] = field(default_factory=list)
+    upset: list[str] = field(default_factory=list)
+    dialogue_files: list[str] = field(default_factory=list)
 
     def extend(self, other: _Parsed) -> None:
         self.problems.extend(other.problems)
@@ -132,6 +159,11 @@ class _Parsed:
         self.ids.extend(other.ids)
         self.examples.extend(other.examples)
         self.references.extend(other.references)
+        self.acts.extend(other.acts)
+        self.act_examples.extend(other.act_examples)
+        self.ordinals.extend(other.ordinals)
+        self.upset.extend(other.upset)
+        self.dialogue_files.extend(other.dialogue_files)
 
 
 def parse_knowledge(text: str, *, filename: str) -> KnowledgeBase:
@@ -153,7 +185,9 @@ def load_knowledge(directory: Path) -> KnowledgeBase:
     parsed = _Parsed()
     walkers: list[translations.OverlayWalker] = []
     for path in paths:
-        if translations.OVERLAY_NAME.fullmatch(path.name):
+        if translations.OVERLAY_NAME.fullmatch(path.name) and not _DIALOGUE_NAME.fullmatch(
+            path.name
+        ):
             walker = translations.OverlayWalker(str(path))
             parsed.errors.extend(_read_and_parse(path, walker=walker).errors)
             walkers.append(walker)
@@ -232,6 +266,11 @@ def _finish(parsed: _Parsed, *, files: Sequence[str]) -> KnowledgeBase:
         problems=tuple(parsed.problems),
         faqs=tuple(parsed.faqs),
         out_of_scope=tuple(parsed.out_of_scope),
+        dialogue=DialogueData(
+            acts=tuple(parsed.acts),
+            ordinals=tuple(parsed.ordinals),
+            upset=tuple(parsed.upset),
+        ),
     )
 
 
@@ -321,6 +360,12 @@ def _label(kind: str, node: Node, index: int) -> str:
             ):
                 return f"{kind} '{value_node.value.strip()}'"
     return f"{kind} #{index + 1}"
+
+
+def _id_fits_buttons(entry_id: str) -> bool:
+    """True when every button that carries this id fits Telegram's 64 bytes at any version."""
+    carried = [fits(a, entry_id) for a in (Action.CHOOSE, Action.SWITCH, Action.WALK)]
+    return all(carried) and fits(Action.RATE, f"down:{entry_id}") and card_fits(entry_id)
 
 
 def _normalized(example: str) -> str:
@@ -452,6 +497,12 @@ class _Walker:
         if not _ID_PATTERN.fullmatch(entry_id):
             message = f"id '{entry_id}' must be lowercase letters, digits and hyphens"
             self.error(_line(node), message, label)
+        elif kind in ("problem", "faq") and not _id_fits_buttons(entry_id):
+            message = (
+                f"id '{entry_id}' is too long for a button's 64-byte callback data "
+                "(walkthrough, switch, rating and case-card buttons carry it)"
+            )
+            self.error(_line(node), message, label)
         self.parsed.ids.append((kind, self.mention(entry_id, label, _line(node))))
         return entry_id
 
@@ -491,6 +542,9 @@ class _Walker:
         top = self.mapping(node, "the top level")
         if top is None:
             return
+        if any(isinstance(k, ScalarNode) and k.value == "acts" for k, _ in top.value):
+            self.dialogue(top)
+            return
         found = self.fields(top, allowed=_TOP_FIELDS, required=_TOP_REQUIRED)
         guide = self.optional_text_field(found, "guide", "")
         if guide is not None:
@@ -522,6 +576,13 @@ class _Walker:
         symptoms = self.list_field(found, "symptoms", label, required=True)
         error_messages = self.list_field(found, "error_messages", label)
         error_codes = self.list_field(found, "error_codes", label)
+        for code, line in error_codes:
+            if not CODE_TOKEN.fullmatch(code):
+                message = (
+                    f"error code {_quoted(code)} can never be matched exactly: a code is one "
+                    "word (letters, digits, inner dots); put it under error_messages instead"
+                )
+                self.error(line, message, label)
         root_cause = self.text_field(found, "root_cause", label)
         steps = self.steps(found.get("steps"), label)
         verification = self.list_field(found, "verification", label, required=True)
@@ -604,6 +665,12 @@ class _Walker:
                 where=where,
             )
             client = self.text_field(found, "client", label, where=where)
+            if client and not fits(Action.CLIENT, client):
+                self.error(
+                    _line(mapping),
+                    f"{where}: client name is too long for a button's callback data",
+                    label,
+                )
             tip = self.text_field(found, "tip", label, where=where)
             tips.append(ClientTip(client=client, tip=tip))
         return tuple(tips)
@@ -664,6 +731,73 @@ class _Walker:
             )
         )
 
+    # -- dialogue files: what people say inside a conversation ---------------------------------
+
+    def dialogue(self, top: MappingNode) -> None:
+        """A dialogue file: a language and, per act id, examples (an overlay adds a language)."""
+        self.parsed.dialogue_files.append(self.filename)
+        found = self.fields(top, allowed=_DIALOGUE_FIELDS, required=_DIALOGUE_REQUIRED)
+        language = self.optional_text_field(found, "language", "") or ""
+        if language and not _LANGUAGE_PATTERN.fullmatch(language):
+            self.error(
+                _line(found["language"]), f"language '{language}' is not a code like en, zh"
+            )
+        names = [a.value for a in Act]
+        seen: dict[str, int] = {}
+        for index, item in enumerate(self.entries(found, "acts", required=True)):
+            mapping = self.mapping(item, f"acts[{index}]")
+            if mapping is None:
+                continue
+            label = _label("act", mapping, index)
+            act_found = self.fields(
+                mapping, allowed=_ACT_FIELDS, required=("id", "examples"), label=label
+            )
+            act = self.optional_text_field(act_found, "id", label)
+            self.optional_text_field(act_found, "meaning", label)
+            if act is not None and act not in names:
+                line = _line(act_found["id"])
+                self.error(line, f"unknown act '{act}'{_suggestion(act, names)}", label)
+                act = None
+            if act is not None and act in seen:
+                line = _line(act_found["id"])
+                self.error(line, f"act '{act}' is already listed at line {seen[act]}", label)
+                act = None
+            items = self.list_field(act_found, "examples", label, required=True)
+            for text, line in items:
+                if any(p.group() != ITEM for p in _PLACEHOLDER.finditer(text)):
+                    self.error(
+                        line, f"example {_quoted(text)}: the only placeholder is {ITEM}", label
+                    )
+            if act is None:
+                continue
+            seen[act] = _line(mapping)
+            self.parsed.act_examples.extend(self.mention(t, label, line) for t, line in items)
+            self.parsed.acts.append(
+                ActExamples(
+                    act=act,
+                    language=language,
+                    examples=tuple(text for text, _ in items),
+                    source=Source(file=self.filename, line=_line(mapping)),
+                )
+            )
+        self.ordinals(found.get("ordinals"))
+        self.parsed.upset.extend(text for text, _ in self.list_field(found, "upset", ""))
+
+    def ordinals(self, node: Node | None) -> None:
+        if node is None:
+            return
+        mapping = self.mapping(node, "ordinals")
+        if mapping is None:
+            return
+        for key, value in self.fields(
+            mapping, allowed=[k.value for k, _ in mapping.value], required=()
+        ).items():
+            if not key.isdigit():
+                self.error(_line(value), f'ordinals: key {_quoted(key)} must be a number like "2"')
+                continue
+            for word, _ in self.texts(value, f"ordinals {key}", required=True):
+                self.parsed.ordinals.append((word.casefold(), int(key)))
+
 
 def _cross_check(parsed: _Parsed) -> None:
     """Checks that need every file: unique ids and guides, references, shared examples."""
@@ -717,3 +851,23 @@ def _cross_check(parsed: _Parsed) -> None:
         if first.label != example.label or first.file != example.file:
             quoted = _quoted(example.text)
             error(example, f"example {quoted} also appears under {first.label} at {first.where}")
+
+    if parsed.dialogue_files:
+        first_act_example: dict[str, _Mention] = {}
+        for example in parsed.act_examples:
+            first = first_act_example.setdefault(_normalized(example.text), example)
+            if first.label != example.label:
+                quoted = _quoted(example.text)
+                error(
+                    example, f"example {quoted} also appears under {first.label} at {first.where}"
+                )
+        present = {a.act for a in parsed.acts}
+        missing = [a.value for a in Act if a.value not in present]
+        if missing:
+            parsed.errors.append(
+                _Error(
+                    file=parsed.dialogue_files[0],
+                    line=1,
+                    message="acts with no examples in any language: " + ", ".join(missing),
+                )
+            )

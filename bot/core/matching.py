@@ -50,6 +50,7 @@ from bot.core.knowledge import Faq, KnowledgeBase, Problem
 from bot.core.linear import LinearModel, train
 from bot.core.settings import MatchSettings
 from bot.core.text import (
+    CODE_TOKEN,
     Flow,
     clean,
     mail_flow,
@@ -148,7 +149,7 @@ COMMON_FEATURE_MIN = 5000
 # Evidence from the exact path (as opposed to a fuzzy look at an error line's words).
 EXACT_EVIDENCE = ("error code ", "error message ")
 # A code is a run of word characters and inner dots ("552", "MailboxFull", "5.2.2").
-_CODE_TOKEN = re.compile(r"\w+(?:\.\w+)*")
+_CODE_TOKEN = CODE_TOKEN
 
 
 class Decision(StrEnum):
@@ -208,11 +209,16 @@ class _Choice:
     canonical: str
 
 
-class _Analyzer:
-    """Turns text into weighted features; owns the typo-repair vocabulary."""
+class Analyzer:
+    """Turns text into weighted features; owns the typo-repair vocabulary.
 
-    def __init__(self, vocabulary: set[str]) -> None:
+    The dialogue-act reader reuses it with no stop words: there "ok", "back" and "still" carry
+    the meaning.
+    """
+
+    def __init__(self, vocabulary: set[str], *, stop_words: frozenset[str] = STOP_WORDS) -> None:
         self.vocabulary = vocabulary
+        self.stop_words = stop_words
         self._by_length: dict[int, list[str]] = defaultdict(list)
         for word in vocabulary:
             self._by_length[len(word)].append(word)
@@ -242,7 +248,7 @@ class _Analyzer:
     def analyse(self, text: str) -> tuple[list[str], frozenset[Flow]]:
         """Content stems of a text (typo-repaired, no stop words) and its mail flow."""
         repaired = [self.repair(word) for word in words(strip_forward_prefix(clean(text)))]
-        stems = [stem(word) for word in repaired if word not in STOP_WORDS]
+        stems = [stem(word) for word in repaired if word not in self.stop_words]
         return stems, mail_flow(repaired)
 
     def features(self, stems: list[str], flows: frozenset[Flow]) -> dict[str, float]:
@@ -302,7 +308,7 @@ class Matcher:
             vocabulary.update(w for w in words(text) if w.isalpha())
         for members in CONCEPTS.values():
             vocabulary.update(m for m in members if m.isalpha())
-        self._analyzer = _Analyzer(vocabulary)
+        self._analyzer = Analyzer(vocabulary)
 
         rows: list[dict[str, float]] = []
         flow_counts: dict[str, Counter[Flow]] = defaultdict(Counter)

@@ -7,7 +7,10 @@ from enum import StrEnum
 
 
 class Action(StrEnum):
-    """What a button (or its free-text equivalent) asks for; short values fit callback data."""
+    """Every trigger of the transition table: buttons, commands, typed acts and free text.
+
+    Short values: a button's action travels in its 64-byte callback data.
+    """
 
     DONE = "done"
     STUCK = "stuck"
@@ -25,6 +28,20 @@ class Action(StrEnum):
     SWITCH = "switch"
     STAY = "stay"
     RATE = "rate"
+    RESUME = "resume"
+    CLIENT = "client"
+    WORKS = "works"
+    REPEAT = "repeat"
+    NUMBER = "num"
+    THANKS = "thanks"
+    GOODBYE = "bye"
+    START = "start"
+    HELP = "help"
+    # Free text that is no act where it was typed: a description to match.
+    TEXT = "text"
+    # Sent by the channel: staff closed the hand-off; the staff chat could not be reached.
+    CLOSED = "closed"
+    UNREACHABLE = "unreachable"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -35,6 +36,8 @@ class Session:
     tried: tuple[str, ...] = ()
     offer: str | None = None
     misses: int = 0
+    # A walkthrough put aside by the timeout ("guide:mailbox-full:1"), offered back to the user.
+    resume: str | None = None
     version: int = 0
     updated_at: float = 0.0
     transcript: tuple[str, ...] = ()
@@ -48,10 +51,32 @@ class Session:
         """A copy with ``changes`` applied and the version bumped."""
         return replace(self, version=self.version + 1, **changes)
 
+    def reset(self, *, keep: Iterable[str] = (), **changes: Any) -> Session:
+        """A copy back at a fresh idle conversation (fields in ``keep`` kept), version bumped."""
+        fresh: dict[str, Any] = {
+            name: value for name, value in _CONVERSATION_DEFAULTS.items() if name not in keep
+        }
+        fresh.update(changes)
+        return self.advance(**fresh)
+
     def remember(self, line: str) -> Session:
         """A copy with ``line`` appended to the bounded transcript (for hand-off tickets)."""
         transcript = (*self.transcript, line[:500])[-TRANSCRIPT_LIMIT:]
         return replace(self, transcript=transcript)
+
+
+# What a conversation resets to; transcript, chat and channel fields are not conversation.
+_CONVERSATION_DEFAULTS: dict[str, Any] = {
+    "state": State.IDLE,
+    "topic": None,
+    "step": 0,
+    "candidates": (),
+    "tried": (),
+    "offer": None,
+    "misses": 0,
+    "resume": None,
+    "asked": None,
+}
 
 
 def session_to_json(session: Session) -> str:
@@ -67,6 +92,7 @@ def session_to_json(session: Session) -> str:
             "tried": list(session.tried),
             "offer": session.offer,
             "misses": session.misses,
+            "resume": session.resume,
             "version": session.version,
             "updated_at": session.updated_at,
             "transcript": list(session.transcript),
@@ -101,6 +127,7 @@ def session_from_json(raw: str | bytes) -> Session:
             tried=tuple(data.get("tried", ())),
             offer=data.get("offer"),
             misses=int(data.get("misses", 0)),
+            resume=data.get("resume"),
             version=int(data["version"]),
             updated_at=float(data.get("updated_at", 0.0)),
             transcript=tuple(data.get("transcript", ())),

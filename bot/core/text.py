@@ -15,6 +15,9 @@ from functools import lru_cache
 from bot.core import chinese
 
 MAX_INPUT_CHARS = 2000
+# An error code as the matcher's exact path finds it in a message: one run of word characters
+# and inner dots ("552", "MailboxFull", "5.2.2").
+CODE_TOKEN = re.compile(r"\w+(?:\.\w+)*")
 
 # Forwarded-note and greeting prefixes carry no meaning about the problem.
 _PREFIX = re.compile(
@@ -60,6 +63,8 @@ _CONTRACTIONS = {
     "they're": "they are",
     "there's": "there is",
     "what's": "what is",
+    "where's": "where is",
+    "wheres": "where is",
 }
 
 

@@ -169,6 +169,11 @@ def with_thread(ticket: Ticket, thread_id: int) -> Ticket:
     return replace(ticket, thread_id=thread_id, version=ticket.version + 1)
 
 
+def in_reply_mode(ticket: Ticket) -> Ticket:
+    """The ticket as a root message after all (its forum topic could not be created)."""
+    return replace(ticket, mode=StaffMode.REPLY, thread_id=None, version=ticket.version + 1)
+
+
 def staff_replied(ticket: Ticket, *, now: float, staff: str) -> Ticket:
     """A staff answer was delivered: the first one sets the reply time and the assignee."""
     if ticket.first_reply_at is not None:

@@ -1,8 +1,8 @@
 """The report as one self-contained HTML file: inline CSS and hand-written SVG charts.
 
 No script, no font, no image and no URL: it opens in any browser with no network, and can be
-mailed as an attachment. Three charts: conversations per day, the resolution of each topic, and
-the step drop-off of each walkthrough.
+mailed as an attachment. The charts: conversations per day, each topic from question to
+solution, the resolution of each topic, and the step drop-off of each walkthrough.
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ def format_html(report: Report) -> str:
         "</table>",
         "<h2>Conversations per day</h2>",
         daily_chart(r),
+        "<h2>From question to solution, per topic</h2>",
+        _legend((MEH, "recognised"), (BAR, "started"), (WARN, "whole answer"), (GOOD, "resolved")),
+        topic_funnel_chart(r),
         "<h2>Resolution per topic</h2>",
         _legend((GOOD, "confirmed"), (BAR, "assumed"), (WARN, "reopened"), (MEH, "unresolved")),
         resolution_chart(r),
@@ -181,6 +184,36 @@ def resolution_chart(r: Report) -> str:
                 x += value * scale
         body.append(f'<text x="{x + 6:.1f}" y="{y + 15}">{t.rate:.0%}</text>')
     return _svg(height, body, "resolution per topic")
+
+
+def topic_funnel_chart(r: Report) -> str:
+    """Per topic, four bars: recognised, started, given the whole answer, resolved."""
+    bar, gap, left = 11, 12, 170
+    stages = (("recognised", MEH), ("started", BAR), ("answered", WARN), ("resolved", GOOD))
+    block = len(stages) * bar + gap
+    height = max(len(r.topic_funnels), 1) * block + 10
+    widest = max((max(f.recognised, f.started) for f in r.topic_funnels), default=0) or 1
+    scale = (CHART_WIDTH - left - 40) / widest
+    body: list[str] = []
+    for i, funnel in enumerate(r.topic_funnels):
+        y = 5 + i * block
+        body.append(
+            f'<text x="{left - 8}" y="{y + 2 * bar + 4}" text-anchor="end">'
+            f"{escape(funnel.topic)}</text>"
+        )
+        for j, (stage, color) in enumerate(stages):
+            value = getattr(funnel, stage)
+            top = y + j * bar
+            body.append(
+                f'<rect class="bar" x="{left}" y="{top}" width="{value * scale:.1f}" '
+                f'height="{bar - 2}" fill="{color}"><title>{escape(funnel.topic)}: {value} '
+                f"{stage}</title></rect>"
+            )
+            body.append(
+                f'<text x="{left + value * scale + 4:.1f}" y="{top + bar - 3}" '
+                f'font-size="10">{value}</text>'
+            )
+    return _svg(height, body, "per-topic funnel")
 
 
 def dropoff_chart(r: Report, index: int) -> str:

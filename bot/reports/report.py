@@ -77,6 +77,17 @@ class Funnel:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TopicFunnel:
+    """One topic from question to solution: recognised, started, fully answered, resolved."""
+
+    topic: str
+    recognised: int  # first replies that answered or offered this topic
+    started: int  # walkthroughs and FAQ answers (runs)
+    answered: int  # runs that got the whole answer: the FAQ, or a walkthrough's checks
+    resolved: int  # confirmed or assumed, not reopened
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     """Every figure of the report; the formats below only present it."""
 
@@ -90,6 +101,7 @@ class Report:
     decisions: dict[str, int]
     resolution: tuple[TopicResolution, ...]
     funnels: tuple[Funnel, ...]
+    topic_funnels: tuple[TopicFunnel, ...]
     escalations: int
     escalations_before_walkthrough: int
     tickets_opened: int
@@ -155,6 +167,7 @@ def build_report(
         },
         resolution=_resolution(runs, kb),
         funnels=_funnels(runs, kb),
+        topic_funnels=_topic_funnels(chosen, runs, kb),
         escalations=kinds["dialogue.escalated"],
         escalations_before_walkthrough=kinds["handoff.early"],
         tickets_opened=kinds["ticket.opened"],
@@ -294,6 +307,35 @@ def _assumed(run: _Run, kb: KnowledgeBase) -> bool:
     return f"check {len(problem.verification)}" in run.positions
 
 
+def _topic_funnels(
+    chosen: list[EventLike], runs: list[_Run], kb: KnowledgeBase
+) -> tuple[TopicFunnel, ...]:
+    recognised = Counter(
+        e.topic
+        for e in chosen
+        if e.kind == "matcher.decision" and e.topic and e.detail in ("answer", "clarify")
+    )
+    topics = sorted({r.topic for r in runs} | set(recognised), key=lambda t: (-recognised[t], t))
+    rows = []
+    for topic in topics:
+        mine = [r for r in runs if r.topic == topic]
+        rows.append(
+            TopicFunnel(
+                topic=topic,
+                recognised=recognised[topic],
+                started=len(mine),
+                answered=sum(
+                    r.kind == "faq" or "check 1" in r.positions or r.end == "confirmed"
+                    for r in mine
+                ),
+                resolved=sum(
+                    not r.reopened and (r.end == "confirmed" or _assumed(r, kb)) for r in mine
+                ),
+            )
+        )
+    return tuple(rows)
+
+
 def _resolution(runs: list[_Run], kb: KnowledgeBase) -> tuple[TopicResolution, ...]:
     by_topic: dict[str, list[_Run]] = defaultdict(list)
     for run in runs:
@@ -395,6 +437,9 @@ def format_text(report: Report) -> str:
         )
     if not r.resolution:
         lines.append("  (no walkthroughs or FAQ answers)")
+    lines += ["", "From question to solution (recognised > started > whole answer > resolved):"]
+    for f in r.topic_funnels:
+        lines.append(f"  {f.topic}: {f.recognised} > {f.started} > {f.answered} > {f.resolved}")
     lines += ["", "Where people give up (walkthrough runs reaching each step; dropped there):"]
     for f in r.funnels:
         cells = ", ".join(
@@ -468,6 +513,9 @@ def format_csv(report: Report) -> str:
         for item in ("runs", "confirmed", "assumed", "reopened", "unresolved"):
             writer.writerow(["resolution", t.topic, item, getattr(t, item)])
         writer.writerow(["resolution", t.topic, "rate", f"{t.rate:.4f}"])
+    for t in r.topic_funnels:
+        for item in ("recognised", "started", "answered", "resolved"):
+            writer.writerow(["topic funnel", t.topic, item, getattr(t, item)])
     for f in r.funnels:
         writer.writerow(["funnel", f.topic, "started", f.started])
         for s in f.steps:

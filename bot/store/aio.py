@@ -15,6 +15,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
 from bot.core.session import Session
@@ -29,6 +30,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STORE_TIMEOUT = 3.0
+
+# The fencing token of the lease the current task holds on the conversation it works on
+# (None: no lease, e.g. one process on SQLite). Saves made by that task carry it.
+LEASE: ContextVar[int | None] = ContextVar("LEASE", default=None)
 RECORD_METHODS = frozenset(
     {
         "log_event",
@@ -224,6 +229,13 @@ class ThreadedStore:
             logger.warning("session store not closed cleanly: %s", err)
         finally:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def as_async(store: SessionStore | AsyncStore) -> AsyncStore:
+    """The store as the event loop should use it: async stores as they are, others threaded."""
+    if isinstance(store, ThreadedStore):
+        return store
+    return ThreadedStore(store)  # type: ignore[arg-type]
 
 
 async def open_async_store(url: str, *, call_timeout: float = STORE_TIMEOUT) -> AsyncStore:

@@ -235,7 +235,7 @@ async def test_a_hung_store_gets_an_honest_answer_within_seconds_and_loses_nothi
 ) -> None:
     store = HangingStore()
     async with running_bot(
-        fake_bot_api, engine_without_staff, store=store, store_timeout=0.5
+        fake_bot_api, engine_without_staff, store=store, store_timeout=1.0
     ) as bot:
         store.hung.set()
         update = fake_bot_api.send_text(USER, "my mailbox is full")

@@ -123,7 +123,7 @@ async def test_a_hung_redis_gets_an_honest_answer_and_loses_nothing(
     fake_bot_api: FakeBotApi, engine_without_staff: Engine, tmp_path: Path
 ) -> None:
     with running_redis_process(tmp_path) as (url, server):
-        store = await AsyncRedisStore.open(url, call_timeout=0.5)
+        store = await AsyncRedisStore.open(url, call_timeout=1.0)
         try:
             async with running_bot(fake_bot_api, engine_without_staff, async_store=store) as bot:
                 server.send_signal(signal.SIGSTOP)  # Redis stops answering, connections stay

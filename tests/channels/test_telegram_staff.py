@@ -189,6 +189,21 @@ async def test_a_full_round_trip_in_reply_mode(
     assert ticket.rating == 5
 
 
+async def test_a_forum_where_topics_cannot_be_created_gets_root_messages(
+    forum_bot: RunningBot, fake_bot_api: FakeBotApi, kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    fake_bot_api.fail_next(
+        "createForumTopic", 400, description="Bad Request: not enough rights to create a topic"
+    )
+    opening = await hand_over(forum_bot, kb, matcher)
+
+    assert fake_bot_api.topics(STAFF) == {}
+    assert opening.message_thread_id is None
+    assert "Reply to this message" in opening.visible_text
+    (answer,) = await staff_says(forum_bot, "On it", reply_to=opening.message_id)
+    assert answer.visible_text.endswith("On it")
+
+
 async def test_a_sticker_and_a_voice_note_reach_the_staff_during_a_ticket(
     reply_bot: RunningBot, fake_bot_api: FakeBotApi, kb: KnowledgeBase, matcher: Matcher
 ) -> None:
@@ -199,6 +214,32 @@ async def test_a_sticker_and_a_voice_note_reach_the_staff_during_a_ticket(
 
     media = [m.media for m in fake_bot_api.messages(STAFF) if m.media]
     assert [next(iter(m)) for m in media] == ["sticker", "voice"]  # type: ignore[arg-type]
+
+
+async def test_documents_travel_both_ways_with_their_captions(
+    forum_bot: RunningBot, fake_bot_api: FakeBotApi, kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    await hand_over(forum_bot, kb, matcher)
+    ((thread, _),) = fake_bot_api.topics(STAFF).items()
+
+    await forum_bot.turn(USER, fake_bot_api.send_document(USER, "bounce.eml", "the bounce"))
+    update = fake_bot_api.send_document(
+        STAFF,
+        "howto.pdf",
+        "step by step",
+        chat_type="supergroup",
+        user_id=STAFF_MEMBER,
+        thread_id=thread,
+    )
+    (howto,) = await forum_bot.turn(USER, update)
+
+    to_staff = fake_bot_api.last_message(STAFF)
+    assert to_staff.media is not None
+    assert to_staff.media["document"]["file_name"] == "bounce.eml"
+    assert to_staff.visible_text == "💬 Ticket 1: the bounce"
+    assert howto.media is not None
+    assert howto.media["document"]["file_name"] == "howto.pdf"
+    assert howto.visible_text == f"User {STAFF_MEMBER} (support team): step by step"
 
 
 async def test_without_a_ticket_a_photo_still_gets_describe_in_words(
@@ -372,7 +413,11 @@ async def test_a_non_member_cannot_close_a_ticket(
     ticket = reply_bot.store.get_ticket(1)
     assert ticket is not None
     assert ticket.is_open
-    assert [r.params["user_id"] for r in fake_bot_api.requests("getChatMember")] == [str(OUTSIDER)]
+    # A group administrator is a member too.
+    (rate,) = await staff_says(reply_bot, "/close", reply_to=opening.message_id, user_id=ADMIN)
+    assert len(rate.buttons) == 5
+    asked = [r.params["user_id"] for r in fake_bot_api.requests("getChatMember")]
+    assert asked == [str(OUTSIDER), str(ADMIN)]
 
 
 async def test_staff_and_admin_commands_from_others_get_the_unknown_command_reply(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from bot.core.callback import MAX_BYTES, pack, unpack
 from bot.core.dialogue import (
     CLOSED,
     HELP,
+    SAME,
     START,
     TEXT,
     TRANSITIONS,
@@ -24,10 +26,40 @@ from bot.core.dialogue import (
 )
 from bot.core.events import ButtonPress, Command, Event, UserText
 from bot.core.knowledge import KnowledgeBase
+from bot.core.loader import load_knowledge
 from bot.core.matching import Matcher
 from bot.core.replies import Action, Button
 from bot.core.session import Session, State
 from bot.core.settings import MatchSettings
+
+# The engine is tested on a knowledge base of its own (tests/data/kb): adding a step to the
+# shipped guide must not break these tests. Knowledge fidelity is tested on the shipped one.
+TEST_KB = Path(__file__).resolve().parents[1] / "data" / "kb"
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    """The engine tests' own small knowledge base."""
+    return load_knowledge(TEST_KB)
+
+
+@pytest.fixture(scope="module")
+def matcher(kb: KnowledgeBase) -> Matcher:
+    """A matcher over the test knowledge base."""
+    return Matcher.from_knowledge(kb)
+
+
+@pytest.fixture(scope="module")
+def engine(kb: KnowledgeBase, matcher: Matcher) -> Engine:
+    """An engine on the test knowledge base whose deployment has a staff chat."""
+    return Engine(kb, matcher, DialogueSettings(staff_available=True))
+
+
+@pytest.fixture(scope="module")
+def engine_without_staff(kb: KnowledgeBase, matcher: Matcher) -> Engine:
+    """An engine on the test knowledge base with no staff chat."""
+    return Engine(kb, matcher, DialogueSettings(staff_available=False))
+
 
 NOW = 1_000_000.0
 VERSION = 7
@@ -129,7 +161,29 @@ EXPECTED: dict[tuple[State, str], Row] = {
         event=Command(name="help"), goes_to=State.IDLE, says="in your own words"
     ),
     # clarify (pop-deletion or mailbox-full?)
-    (State.CLARIFY, TEXT): Row(event=UserText(text="2"), goes_to=State.GUIDE, says="Full Mailbox"),
+    (State.CLARIFY, TEXT): Row(
+        event=UserText(text="senders get error 552, my mailbox is full"),
+        goes_to=State.GUIDE,
+        says="Full Mailbox",
+    ),
+    (State.CLARIFY, Action.NUMBER): Row(
+        event=UserText(text="2"), goes_to=State.GUIDE, says="Full Mailbox"
+    ),
+    (State.IDLE, Action.NUMBER): Row(
+        event=UserText(text="4"), goes_to=State.GUIDE, says="Step 1 of 3"
+    ),
+    (State.IDLE, Action.RESUME): Row(
+        event=press(Action.RESUME), goes_to=State.IDLE, says="in your own words"
+    ),
+    (State.GUIDE, Action.CLIENT): Row(
+        event=press(Action.CLIENT, "Outlook"), goes_to=State.GUIDE, says="doesn't apply"
+    ),
+    (State.VERIFY, Action.CLIENT): Row(
+        event=press(Action.CLIENT, ""), goes_to=State.VERIFY, says="doesn't apply"
+    ),
+    (State.GUIDE, Action.WORKS): Row(
+        event=UserText(text="it already works"), goes_to=State.IDLE, says="solved"
+    ),
     (State.CLARIFY, Action.NONE_OF_THESE): Row(
         event=press(Action.NONE_OF_THESE), goes_to=State.IDLE, says="other words"
     ),
@@ -206,7 +260,7 @@ EXPECTED: dict[tuple[State, str], Row] = {
         event=UserText(text="it works now"), goes_to=State.IDLE, says="solved"
     ),
     (State.VERIFY, Action.NO): Row(
-        event=press(Action.NO), goes_to=State.IDLE, says="A person from the support team"
+        event=press(Action.NO), goes_to=State.CLARIFY, says="Due to Full Mailbox"
     ),
     (State.VERIFY, Action.BACK): Row(
         event=UserText(text="back"), goes_to=State.GUIDE, says="Step 3 of 3"
@@ -262,8 +316,28 @@ EXPECTED: dict[tuple[State, str], Row] = {
     (State.HANDOFF, START): Row(
         event=Command(name="start"), goes_to=State.HANDOFF, says="support team"
     ),
-    (State.HANDOFF, HELP): Row(
-        event=Command(name="help"), goes_to=State.HANDOFF, says="/human asks for a person"
+    (State.HANDOFF, HELP): Row(event=Command(name="help"), goes_to=State.HANDOFF, says="/human"),
+    **{
+        (state, Action.REPEAT): Row(event=press(Action.REPEAT), goes_to=state, says="")
+        for state in State
+    },
+    **{
+        (state, Action.THANKS): Row(
+            event=press(Action.THANKS), goes_to=state, says="You're welcome"
+        )
+        for state in State
+    },
+    **{
+        (state, Action.GOODBYE): Row(
+            event=press(Action.GOODBYE),
+            goes_to=state,
+            says="Bye for now" if state in (State.GUIDE, State.VERIFY) else "Goodbye",
+        )
+        for state in State
+        if state is not State.IDLE
+    },
+    (State.IDLE, Action.GOODBYE): Row(
+        event=UserText(text="thanks, bye"), goes_to=State.IDLE, says="Goodbye"
     ),
     (State.HANDOFF, CLOSED): Row(
         event=Command(name="closed", arg="7"), goes_to=State.IDLE, says="How would you rate"
@@ -383,8 +457,12 @@ def test_each_transition_row_goes_where_the_table_says(
 
     assert outcome.session.state == expected.goes_to
     assert expected.says in all_text(outcome)
-    if expected.says == "":
+    if expected.says == "" and state is State.HANDOFF and row[1] is TEXT:
         assert outcome.replies == ()
+    # The table's target-state column is true for this row.
+    rule = TRANSITIONS[row]
+    targets = {state if target == SAME else target for target in rule.goes_to}
+    assert outcome.session.state in targets
 
 
 def test_every_expectation_names_a_row_of_the_table() -> None:
@@ -465,7 +543,7 @@ def linked_engine(kb: KnowledgeBase, matcher: Matcher) -> Engine:
         replace(p, related=("mailbox-full",)) if p.id == "missing-email" else p
         for p in kb.problems
     )
-    linked = KnowledgeBase(problems=problems, faqs=kb.faqs, out_of_scope=kb.out_of_scope)
+    linked = replace(kb, problems=problems)
     return Engine(linked, matcher, DialogueSettings(staff_available=True))
 
 
@@ -504,18 +582,59 @@ def test_cancel_in_plain_words_works_in_every_state(
 
 
 @pytest.mark.parametrize("state", [s for s in State if s is not State.IDLE], ids=str)
-def test_a_message_after_the_timeout_starts_fresh_and_says_so(
-    engine: Engine, state: State
-) -> None:
+def test_a_message_after_the_timeout_is_read_as_what_it_is(engine: Engine, state: State) -> None:
     stale = replace(SESSIONS[state], updated_at=NOW - TIMEOUT - 1)
 
     outcome = handle(engine, stale, UserText(text="552"))
 
-    assert "started over" in outcome.replies[0].text
     assert outcome.session.state == State.GUIDE
     assert outcome.session.topic == "mailbox-full"
     assert outcome.session.step == 0
     assert outcome.session.updated_at == NOW
+    assert outcome.session.resume is None
+
+
+@pytest.mark.parametrize("state", [State.GUIDE, State.VERIFY], ids=str)
+@pytest.mark.parametrize("text", ["done", "continue", "yes", "ok"])
+def test_after_the_timeout_done_or_continue_picks_up_where_we_left_off(
+    engine: Engine, state: State, text: str
+) -> None:
+    stale = replace(SESSIONS[state], updated_at=NOW - TIMEOUT - 1)
+
+    outcome = handle(engine, stale, UserText(text=text))
+
+    assert "Welcome back" in all_text(outcome)
+    assert (outcome.session.state, outcome.session.topic, outcome.session.step) == (
+        state,
+        SESSIONS[state].topic,
+        SESSIONS[state].step,
+    )
+
+
+@pytest.mark.parametrize("state", [State.GUIDE, State.VERIFY], ids=str)
+def test_after_the_timeout_an_unrelated_reply_keeps_offering_to_continue(
+    engine: Engine, state: State
+) -> None:
+    stale = replace(SESSIONS[state], updated_at=NOW - TIMEOUT - 1)
+
+    outcome = handle(engine, stale, UserText(text="hi"))
+
+    assert outcome.session.state == State.IDLE
+    assert "It's been a while" in all_text(outcome)
+    resume = press_offered(engine, outcome, Action.RESUME)
+    assert (resume.session.state, resume.session.step) == (state, SESSIONS[state].step)
+
+
+@pytest.mark.parametrize("state", [State.CLARIFY, State.HANDOFF], ids=str)
+def test_a_timeout_outside_a_walkthrough_starts_over_and_says_so(
+    engine: Engine, state: State
+) -> None:
+    stale = replace(SESSIONS[state], updated_at=NOW - TIMEOUT - 1)
+
+    outcome = handle(engine, stale, UserText(text="hello"))
+
+    assert "started over" in outcome.replies[0].text
+    assert outcome.session.state == State.IDLE
 
 
 @pytest.mark.parametrize("state", [s for s in State if s is not State.IDLE], ids=str)
@@ -524,13 +643,13 @@ def test_a_message_just_inside_the_timeout_continues(engine: Engine, state: Stat
 
     outcome = handle(engine, recent, Command(name="start"))
 
-    assert "started over" not in all_text(outcome)
+    assert "a while" not in all_text(outcome)
     assert outcome.session.state == state
 
 
 @pytest.mark.parametrize("state", [s for s in State if s is not State.IDLE], ids=str)
 @pytest.mark.parametrize("action", [Action.DONE, Action.YES, Action.NO, Action.HUMAN])
-def test_a_button_pressed_on_an_expired_session_only_starts_over(
+def test_a_button_pressed_on_an_expired_session_changes_nothing_but_offers_to_continue(
     engine: Engine, state: State, action: Action
 ) -> None:
     stale = replace(SESSIONS[state], updated_at=NOW - TIMEOUT - 1)
@@ -540,16 +659,18 @@ def test_a_button_pressed_on_an_expired_session_only_starts_over(
     assert outcome.session.state == State.IDLE
     assert outcome.session.topic is None
     assert outcome.log == ()
-    assert "started over" in outcome.replies[0].text
+    assert "a while" in outcome.replies[0].text
+    if state in (State.GUIDE, State.VERIFY):
+        assert button_for(outcome, Action.RESUME)
 
 
 def test_the_timeout_is_configurable(kb: KnowledgeBase, matcher: Matcher) -> None:
-    quick = Engine(kb, matcher, DialogueSettings(timeout_seconds=60))
+    quick = Engine(kb, matcher, DialogueSettings(timeout_seconds=60), acts=None)
     session = replace(SESSIONS[State.GUIDE], updated_at=NOW - 61)
 
-    outcome = handle(quick, session, UserText(text="done"))
+    outcome = handle(quick, session, UserText(text="hello"))
 
-    assert "started over" in outcome.replies[0].text
+    assert "a while" in outcome.replies[0].text
 
 
 # -- bad input changes nothing ---------------------------------------------------------------
@@ -610,7 +731,7 @@ def test_an_unknown_command_shows_help_and_changes_nothing(engine: Engine) -> No
     outcome = handle(engine, session, Command(name="frobnicate"))
 
     assert unchanged(session, outcome.session)
-    assert "/human asks for a person" in all_text(outcome)
+    assert "/human" in all_text(outcome)
 
 
 WORDLESS_INPUT = {
@@ -849,8 +970,8 @@ def test_back_from_the_first_check_returns_to_the_last_step(engine: Engine) -> N
 
 def faq_answer(engine: Engine, faq_id: str = "faq-keep-copy") -> Outcome:
     """The outcome of picking a FAQ entry from the topic menu."""
-    menu = handle(engine, engine.new_session(CHAT, now=NOW), Command(name="topics"))
-    return press_offered(engine, menu, Action.CHOOSE, faq_id)
+    session = engine.new_session(CHAT, now=NOW)
+    return handle(engine, session, press(Action.CHOOSE, faq_id, version=session.version))
 
 
 def test_a_faq_answer_offers_walkthrough_helped_and_not_my_question(engine: Engine) -> None:
@@ -897,7 +1018,11 @@ def test_that_helped_after_a_faq_counts_as_resolved(engine: Engine, how: str) ->
     assert [(r.kind, r.topic, r.detail) for r in outcome.log] == [
         ("dialogue.resolved", "pop-deletion", "faq")
     ]
-    assert outcome.session.topic is None
+    # The answer stays open: "walk me through it" still works, a second thanks counts once.
+    again = handle(engine, outcome.session, UserText(text="thanks"))
+    assert again.log == ()
+    walk = handle(engine, again.session, UserText(text="walk me through it"))
+    assert walk.session.state == State.GUIDE
 
 
 @pytest.mark.parametrize("how", ["button", "not my question"])
@@ -1055,7 +1180,8 @@ def test_human_with_staff_hands_over_and_logs_the_transcript(engine: Engine) -> 
     assert outcome.escalated
     (record,) = outcome.log
     assert (record.kind, record.topic) == ("dialogue.escalated", "mailbox-full")
-    assert "guide step 2" in record.detail
+    assert "step 2 of 3" in record.detail
+    assert "Cannot Receive New Emails Due to Full Mailbox" in all_text(outcome)
     assert "user: 552" in record.detail
 
 
@@ -1109,11 +1235,13 @@ def test_an_out_of_scope_question_says_so_and_offers_topics_and_a_person(engine:
     assert ("dialogue.unanswered", None) in logged([outcome])
 
 
-def test_a_repeated_miss_offers_a_person_first(engine: Engine) -> None:
+def test_a_repeated_miss_says_so_with_the_same_menu(engine: Engine) -> None:
     outcomes = play(engine, [("user", "I forgot my password"), ("user", "how do I set up DKIM")])
 
-    assert buttons_of(outcomes[-1])[0].action is Action.HUMAN
-    assert "still can't find" in all_text(outcomes[-1])
+    # Same menu, same numbers as the first time; the person is last.
+    assert buttons_of(outcomes[-1]) == buttons_of(outcomes[0])
+    assert buttons_of(outcomes[-1])[-1].action is Action.HUMAN
+    assert "still couldn't match" in all_text(outcomes[-1])
 
 
 def test_feedback_after_solving_is_logged(engine: Engine) -> None:
@@ -1217,3 +1345,72 @@ def test_an_unreachable_staff_chat_hands_back_with_the_contact(
     assert "couldn't reach the support team" in all_text(outcome)
     assert "+1 555 0100" in all_text(outcome)
     assert kinds(outcome) == ["handoff.failed"]
+
+
+# -- wording ---------------------------------------------------------------------------------
+
+
+def every_outcome(engine: Engine, sessions: list[Session]) -> list[Outcome]:
+    """The outcome of every real event from every reachable session."""
+    return [
+        engine.handle(session, event, now=NOW)
+        for session in sessions
+        for event in real_events(engine.kb, session)
+    ]
+
+
+def test_no_reply_anywhere_ends_a_question_with_a_full_stop(
+    engine: Engine, reachable: list[Session]
+) -> None:
+    texts = [r.text for o in every_outcome(engine, reachable) for r in o.replies]
+
+    assert [t for t in texts if "?." in t or "?**." in t] == []
+
+
+def test_check_prompts_never_say_step_and_always_offer_back(
+    engine: Engine, reachable: list[Session]
+) -> None:
+    checks = [
+        r
+        for o in every_outcome(engine, reachable)
+        for r in o.replies
+        if r.text.startswith("**Check ")
+    ]
+
+    assert checks
+    assert [r.text for r in checks if "step" in r.text.lower()] == []
+    assert all(any(b.action is Action.BACK for b in r.buttons) for r in checks)
+
+
+def test_no_reply_uses_internal_state_names(engine: Engine, reachable: list[Session]) -> None:
+    texts = [r.text for o in every_outcome(engine, reachable) for r in o.replies]
+
+    assert [t for t in texts if "verify step" in t or "guide step" in t] == []
+
+
+def test_a_faq_offered_mid_walkthrough_is_called_a_question_not_a_problem(
+    engine: Engine,
+) -> None:
+    outcome = handle(
+        engine, SESSIONS[State.GUIDE], UserText(text="does alibaba mail support imap")
+    )
+
+    assert "different question" in all_text(outcome)
+    assert "different problem" not in all_text(outcome)
+
+
+def test_an_upset_message_gets_a_short_acknowledgement_first(engine: Engine) -> None:
+    outcome = handle(
+        engine,
+        engine.new_session(CHAT, now=NOW),
+        UserText(text="this is RIDICULOUS, error 552 AGAIN, fix it!!!"),
+    )
+
+    assert outcome.replies[0].text.startswith("I'm sorry this is causing you trouble")
+    assert outcome.session.state == State.GUIDE
+
+
+def test_the_hand_off_names_the_problem_the_user_came_with(engine: Engine) -> None:
+    outcomes = play(engine, [("user", "552"), ("user", "i want to talk to a human")])
+
+    assert "about **Cannot Receive New Emails Due to Full Mailbox**" in all_text(outcomes[-1])

@@ -1372,7 +1372,30 @@ class FakeBotApi:
         assert user_id is not None
         with self._lock:
             status = self._members.get(chat_id, {}).get(user_id, "left")
-        return {"status": status, "user": self._user(user_id)}
+        member: JsonDict = {"status": status, "user": self._user(user_id)}
+        # The fields Telegram sends (and PTB requires) for each kind of member.
+        rights = {
+            "administrator": (
+                "can_be_edited is_anonymous can_manage_chat can_delete_messages "
+                "can_manage_video_chats can_restrict_members can_promote_members "
+                "can_change_info can_invite_users can_post_stories can_edit_stories "
+                "can_delete_stories"
+            ),
+            "creator": "is_anonymous",
+            "restricted": (
+                "is_member can_change_info can_invite_users can_pin_messages can_send_messages "
+                "can_send_polls can_send_other_messages can_add_web_page_previews "
+                "can_manage_topics can_send_audios can_send_documents can_send_photos "
+                "can_send_videos can_send_video_notes can_send_voice_notes can_edit_tag "
+                "can_react_to_messages"
+            ),
+        }.get(status, "")
+        member.update(dict.fromkeys(rights.split(), False))
+        if status == "restricted":
+            member["is_member"] = True
+        if status in ("restricted", "kicked"):
+            member["until_date"] = 0
+        return member
 
     def _create_forum_topic(self, params: JsonDict) -> JsonDict:
         chat_id = self._known_chat(params)
@@ -1972,11 +1995,18 @@ class FakeBotApi:
         *,
         user_id: int | None = None,
         chat_type: str = "private",
+        thread_id: int | None = None,
     ) -> int:
         """A user sends a document, optionally captioned; returns the update_id."""
         document = {**self._file_ids("doc"), "file_name": file_name, "file_size": 2048}
         return self._media(
-            chat_id, "document", document, caption, user_id=user_id, chat_type=chat_type
+            chat_id,
+            "document",
+            document,
+            caption,
+            user_id=user_id,
+            chat_type=chat_type,
+            thread_id=thread_id,
         )
 
     def send_sticker(

@@ -101,7 +101,7 @@ def test_report_in_every_format_has_the_scripted_figures(
         rows = {(r[0], r[1], r[2]): r[3] for r in csv.reader(io.StringIO(text))}
         assert rows[("funnel", "pop-deletion", "dropped at step 2")] == "1"
     else:
-        assert text.count("<svg") == 4
+        assert text.count("<svg") == 5
         assert "http" not in text
 
 

@@ -50,6 +50,20 @@ def test_resolution_per_topic_is_confirmed_assumed_reopened(report: Report) -> N
     }
 
 
+def test_each_topic_from_question_to_solution(report: Report) -> None:
+    rows = {
+        f.topic: (f.recognised, f.started, f.answered, f.resolved) for f in report.topic_funnels
+    }
+
+    assert rows == {
+        # a, g, h twice, and j's FAQ; a, h and j got the whole answer; h came back: a alone.
+        "mailbox-full": (5, 5, 3, 1),
+        # b, c, and i's clarification (refused); c got through and confirmed.
+        "pop-deletion": (3, 2, 1, 1),
+        "faq-imap": (1, 1, 1, 1),
+    }
+
+
 def test_drop_off_is_counted_at_step_two_of_the_pop_walkthrough(report: Report) -> None:
     funnel = next(f for f in report.funnels if f.topic == "pop-deletion")
 
@@ -159,7 +173,7 @@ def test_html_is_one_self_contained_page_with_the_three_charts(report: Report) -
     parsed.feed(page)
 
     charts = [attrs.get("aria-label") for tag, attrs in parsed.tags if tag == "svg"]
-    assert charts[:2] == ["conversations per day", "resolution per topic"]
+    assert charts[:3] == ["conversations per day", "per-topic funnel", "resolution per topic"]
     assert "step drop-off: pop-deletion" in charts
     assert "step drop-off: mailbox-full" in charts
     # No URL of any kind: no network needed, nothing to leak.

@@ -34,6 +34,7 @@ def full_session(*, chat_id: str = "-100123", version: int = 7) -> Session:
         tried=("imap-login",),
         offer="smtp-auth",
         misses=1,
+        resume="guide:mailbox-full:1",
         version=version,
         updated_at=1_700_000_000.25,
         transcript=(

@@ -25,7 +25,6 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -40,7 +39,7 @@ from bot.channels.telegram.keyboards import keyboard
 from bot.core.replies import Reply
 from bot.errors import StoreError
 from bot.ops.metrics import Metrics, ReplyResult, RetryReason
-from bot.store.aio import AsyncStore
+from bot.store.aio import LEASE, AsyncStore
 from bot.store.outbox import ChatRecord, Outgoing, OutKind
 
 logger = logging.getLogger(__name__)
@@ -55,8 +54,6 @@ OUTBOX_RETRY_SECONDS = 2.0
 MAX_RETRY_AFTER_SECONDS = 60.0
 MAX_FLOODS = 10  # 429 waits for one call before it is left in the outbox for later
 
-# The lease fencing token of the conversation the current task works on (None: no lease).
-LEASE: ContextVar[int | None] = ContextVar("LEASE", default=None)
 
 # Causes that prove a request was never written to Telegram: safe to repeat anything.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

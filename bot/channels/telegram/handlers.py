@@ -31,7 +31,6 @@ from telegram.ext import ContextTypes
 
 from bot.channels.render import render_parts
 from bot.channels.telegram.delivery import (
-    LEASE,
     OUTBOX_RETRY_SECONDS,
     Delivery,
     DeliveryMixin,
@@ -56,7 +55,7 @@ from bot.errors import StoreError, StoreUnavailable
 from bot.helpdesk import Helpdesk, HelpdeskSettings
 from bot.ops.metrics import Metrics
 from bot.ops.updates import note_outcome
-from bot.store.aio import AsyncStore
+from bot.store.aio import LEASE, AsyncStore
 from bot.store.outbox import ChatRecord, Outgoing, OutKind
 
 logger = logging.getLogger(__name__)

@@ -32,13 +32,13 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
-from bot.channels.telegram.delivery import LEASE, _BotContext
+from bot.channels.telegram.delivery import _BotContext
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.keys import update_key
 from bot.channels.telegram.scheduler import WORKERS, ChatScheduler
 from bot.channels.telegram.webhook import WebhookServer
 from bot.errors import StoreError, StoreUnavailable
-from bot.store.aio import AsyncStore
+from bot.store.aio import LEASE, AsyncStore
 from bot.store.outbox import Incoming
 
 logger = logging.getLogger(__name__)

@@ -212,13 +212,13 @@ class StaffMixin:
             thread = await self._create_topic(context, rules.topic_name(ticket, topic_title=title))
             if thread is not None:
                 ticket = await self.helpdesk.set_thread(ticket.number, thread) or ticket
-                posted = await self._post_staff(
-                    context, ticket, rules.opening_text(ticket, topic_title=title)
-                )
-        else:
-            posted = await self._post_staff(
-                context, ticket, rules.opening_text(ticket, topic_title=title)
-            )
+            else:
+                # No right to manage topics, say: the ticket still reaches the staff, as a
+                # root message in the General topic.
+                ticket = await self.helpdesk.fall_back_to_replies(ticket.number) or ticket
+        posted = await self._post_staff(
+            context, ticket, rules.opening_text(ticket, topic_title=title)
+        )
         if posted is None:
             await self.helpdesk.close(ticket, Closure.UNREACHABLE)
             return False

@@ -1,0 +1,126 @@
+"""The conversation service: load, engine, compare-and-set save (redone on conflict), journal,
+replies. Every channel goes through it, so its guarantees are tested here once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.conversation import CAS_ATTEMPTS, Conversation, Turn
+from bot.core.dialogue import Engine, Outcome
+from bot.core.events import Command, UserText
+from bot.core.session import Session, State
+from bot.errors import StoreError
+from bot.store.memory import MemoryStore
+
+NOW = 1_000_000.0
+CHAT = "chat-1"
+
+
+def run(service: Conversation, text: str, *, now: float = NOW) -> Turn:
+    """One typed line through the service."""
+    return asyncio.run(service.handle(CHAT, UserText(text=text), now=now))
+
+
+class LosingStore(MemoryStore):
+    """A store where another replica writes first, ``losses`` times in a row."""
+
+    def __init__(self, losses: int) -> None:
+        super().__init__()
+        self.losses = losses
+        self.puts = 0
+
+    def put(self, session: Session, *, expected_version: int | None) -> bool:
+        """Lose the compare-and-set while losses remain, writing the rival's session instead."""
+        self.puts += 1
+        if self.losses > 0:
+            self.losses -= 1
+            rival = (self.get(session.chat_id) or session).advance()
+            super().put(rival, expected_version=expected_version)
+            return False
+        return super().put(session, expected_version=expected_version)
+
+
+class BrokenStore(MemoryStore):
+    """A store whose writes fail, as a full disk or a lost Redis connection would."""
+
+    def put(self, session: Session, *, expected_version: int | None) -> bool:
+        """Always fail."""
+        raise StoreError("disk full")
+
+
+def test_a_turn_is_saved_and_its_replies_returned(engine: Engine) -> None:
+    store = MemoryStore()
+    service = Conversation(engine, store)
+
+    turn = run(service, "552")
+
+    assert turn.session.state == State.GUIDE
+    assert store.get(CHAT) == turn.session
+    assert "Step 1 of 3" in "\n".join(r.text for r in turn.replies)
+    assert turn.before.state == State.IDLE
+
+
+def test_the_event_log_gets_the_outcome_records_without_a_journal(engine: Engine) -> None:
+    store = MemoryStore()
+
+    run(Conversation(engine, store), "552")
+
+    assert store.event_counts()["dialogue.started"] == 1
+
+
+def test_a_journal_replaces_the_plain_event_log(engine: Engine) -> None:
+    store = MemoryStore()
+    seen: list[tuple[str, State, list[str]]] = []
+
+    async def journal(key: str, before: Session, outcome: Outcome) -> None:
+        seen.append((key, before.state, [r.kind for r in outcome.log]))
+
+    run(Conversation(engine, store, journal=journal), "552")
+
+    assert seen == [(CHAT, State.IDLE, ["matcher.decision", "dialogue.started"])]
+    assert store.event_counts() == {}
+
+
+def test_a_lost_compare_and_set_is_redone_on_the_newer_session(engine: Engine) -> None:
+    store = LosingStore(losses=2)
+    service = Conversation(engine, store)
+
+    turn = run(service, "552")
+
+    assert store.puts == 3
+    saved = store.get(CHAT)
+    assert saved == turn.session
+    assert saved is not None
+    assert saved.version > 2  # built on the rival's newer versions, not over them
+
+
+def test_a_save_that_keeps_losing_raises_instead_of_being_ignored(engine: Engine) -> None:
+    store = LosingStore(losses=CAS_ATTEMPTS)
+
+    with pytest.raises(StoreError, match="could not save"):
+        run(Conversation(engine, store), "552")
+
+
+def test_a_failing_store_raises_instead_of_being_ignored(engine: Engine) -> None:
+    with pytest.raises(StoreError, match="disk full"):
+        run(Conversation(engine, BrokenStore()), "552")
+
+
+def test_an_event_that_changes_nothing_is_not_saved_but_answered(engine: Engine) -> None:
+    store = BrokenStore()
+
+    turn = asyncio.run(Conversation(engine, store).handle(CHAT, Command(name="help"), now=NOW))
+
+    assert turn.replies
+
+
+def test_the_update_id_is_kept_on_the_turn(engine: Engine) -> None:
+    turn = asyncio.run(
+        Conversation(engine, MemoryStore()).handle(
+            CHAT, UserText(text="hi"), now=NOW, update_id=4711
+        )
+    )
+
+    assert turn.update_id == 4711
