@@ -97,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     kb_sub = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
     validate = kb_sub.add_parser("validate", help="check the knowledge files, list every error")
     validate.add_argument("directory", nargs="?", type=Path, help="knowledge folder")
+    health = sub.add_parser(
+        "health", help="ask a running bot's /healthz (or /readyz) on BOT_METRICS; exit 0 if fine"
+    )
+    health.add_argument("--ready", action="store_true", help="readiness instead of liveness")
     inbox = sub.add_parser("inbox", help="questions the bot got wrong or could not place, grouped")
     inbox.add_argument("--days", type=_days, default=30.0, help="how far back (default 30)")
     inbox.add_argument("--json", action="store_true", help="machine-readable output")
@@ -138,10 +142,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             from dataclasses import replace
 
             settings = replace(settings, knowledge_dir=args.knowledge)
-        logging.basicConfig(
-            level=settings.log_level if args.command == "run" else logging.WARNING,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        if args.command != "run":
+            # ``run`` sets up its own logging (bot.ops.logging: levels, format, JSON).
+            logging.basicConfig(
+                level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
         return COMMANDS[args.command](args, settings)
     except BotError as err:
         print(f"alimail-bot: {err}", file=sys.stderr)
@@ -192,6 +197,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.token:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather")
     from bot.channels.telegram import run_telegram
+    from bot.ops.logging import configure_logging
+
+    configure_logging(
+        level=settings.log_level,
+        log_format=settings.log_format,
+        user_text=settings.log_user_text,
+    )
 
     core = build_core(settings, staff_available=settings.staff_chat is not None)
     return run_telegram(core, settings)
@@ -426,6 +438,24 @@ def cmd_kb(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """Ask the running bot whether it is alive (or ready): for container health checks."""
+    from bot.errors import ConfigError
+    from bot.ops.health import probe_http
+
+    if settings.metrics is None:
+        raise ConfigError(
+            "BOT_METRICS is off; the health checks are served on the metrics address"
+        )
+    host, port = settings.metrics
+    if host in ("0.0.0.0", "", "::", "[::]"):
+        host = "127.0.0.1"
+    path = "/readyz" if args.ready else "/healthz"
+    ok, line = probe_http(f"http://{host}:{port}{path}")
+    print(line, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
 def _events(settings: Settings, days: float) -> list[EventRecord]:
     from bot.store import open_store
 
@@ -507,6 +537,7 @@ COMMANDS = {
     "triage": cmd_triage,
     "eval": cmd_eval,
     "kb": cmd_kb,
+    "health": cmd_health,
     "inbox": cmd_inbox,
     "report": cmd_report,
 }
