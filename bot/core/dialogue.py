@@ -46,6 +46,7 @@ SURE_ACT = 0.8
 UPSET_NOTE = N_("I'm sorry this is causing you trouble. Let's get it sorted.")
 REPLY_PREFIX = "user (reply): "
 WHY = "why"  # marks "what went wrong?" after a 👎 in ``Session.asked``
+RATE_ASKED = "rate"  # marks "Was I helpful?" in ``Session.asked``
 # Backwards-compatible names for the triggers that are not buttons.
 TEXT = Action.TEXT
 START = Action.START
@@ -66,6 +67,8 @@ class Asked(StrEnum):
     SWITCH_STEP = "switch-step"
     SWITCH_CHECK = "switch-check"
     RESUME = "resume"
+    RATING = "rating"
+    REASON = "reason"
     HANDOFF = "handoff"
 
 
@@ -150,6 +153,18 @@ ACT_MEANING: dict[Asked, dict[Act, Action]] = {
         Act.NO: Action.CANCEL,
     },
     Asked.HANDOFF: {Act.CANCEL: Action.CANCEL},
+    # "What went wrong?": the answer is the reason, whatever it says, unless it asks for a
+    # person or to stop.
+    Asked.REASON: {Act.HUMAN: Action.HUMAN, Act.CANCEL: Action.CANCEL},
+    Asked.RATING: {
+        **_IDLE,
+        Act.YES: Action.RATE,
+        Act.THANKS: Action.RATE,
+        Act.WORKS: Action.RATE,
+        Act.DONE: Action.RATE,
+        Act.NO: Action.RATE,
+        Act.WRONG: Action.RATE,
+    },
 }
 # In a hand-off, words are for the people: only an unmistakable "stop" ends it.
 ACT_FLOOR_AT: dict[Asked, float] = {Asked.HANDOFF: 0.6}
@@ -251,6 +266,10 @@ def asked(kb: KnowledgeBase, session: Session) -> Asked:
         return Asked.CHECK
     if session.resume:
         return Asked.RESUME
+    if (session.asked or "").startswith(RATE_ASKED):
+        return Asked.RATING
+    if (session.asked or "").startswith(WHY):
+        return Asked.REASON
     if kb.faq(session.topic or "") is not None:
         return Asked.FAQ
     return Asked.NOTHING
@@ -769,7 +788,8 @@ def resolved(turn: Turn, session: Session) -> Outcome:
     """It works: celebrate, ask for one-tap feedback, go idle."""
     topic = session.topic
     early = session.state is State.GUIDE
-    new = session.reset()
+    # "Was I helpful?" can be answered in words too ("yes, thanks", "not really").
+    new = session.reset(asked=f"{RATE_ASKED}:{topic or ''}")
     buttons = (
         Button(label=_("👍 Helpful"), action=Action.RATE, arg=f"up:{topic or ''}"),
         Button(label=_("👎 Not helpful"), action=Action.RATE, arg=f"down:{topic or ''}"),
@@ -1275,11 +1295,16 @@ class Engine:
                 outcome = _outcome(session, note, current_prompt(kb, session))
                 return self._finish(self._offer_resume(outcome, kb), now)
         asked_before = session.asked
+        action, turn, session = self._read(event, turn, session)
         if asked_before is not None:
             # The question is answered by the very next message, or dropped.
             session = replace(session, asked=None)
-        action, turn, session = self._read(event, turn, session)
-        if asked_before and action is Action.TEXT and session.state is State.IDLE:
+        if (
+            asked_before
+            and asked_before.startswith(WHY)
+            and action is Action.TEXT
+            and session.state is State.IDLE
+        ):
             # The answer to a question the bot just asked ("what went wrong?"), not a new topic.
             outcome = feedback_reason(turn, replace(session, asked=asked_before))
             return self._finish(_with_notes(turn, outcome), now)
@@ -1374,6 +1399,9 @@ class Engine:
                 return Action.TEXT, replace(turn, match=result)
         if reading.number is not None:
             turn = replace(turn, arg=str(reading.number))
+        if action is Action.RATE:
+            value = "down" if reading.act in (Act.NO, Act.WRONG) else "up"
+            turn = replace(turn, arg=f"{value}:{(session.asked or '').partition(':')[2]}")
         return action, turn
 
     def _client_named(self, kb: KnowledgeBase, session: Session, text: str) -> str | None:

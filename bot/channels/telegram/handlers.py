@@ -54,7 +54,8 @@ from bot.core.session import Session
 from bot.core.tickets import StaffMode
 from bot.errors import StoreError, StoreUnavailable
 from bot.helpdesk import Helpdesk, HelpdeskSettings
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
+from bot.ops.updates import note_outcome
 from bot.store.aio import LEASE, AsyncStore
 from bot.store.outbox import ChatRecord, Outgoing, OutKind
 
@@ -95,7 +96,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         self.settings = settings
         self.clock = clock
         self.delivery = Delivery()
-        self.policy = policy or SendPolicy()
+        self.policy = policy or SendPolicy(metrics=metrics)
         self.bot_id: int | None = None
         self.bot_username: str = ""
         # Set by the runtime: run a conversation's pending work again after a delay.
@@ -251,7 +252,6 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         chat = update.effective_chat
         if chat is None:
             return
-        started = time.perf_counter()
         user = update.effective_user
         key = session_key(chat.id, chat.type, None if user is None else user.id)
         owner = user.id if user is not None and key != str(chat.id) else None
@@ -291,8 +291,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             raise StoreError(f"could not save conversation {key} after {CAS_ATTEMPTS} attempts")
         saved = replace(saved, revision=(record.revision or 0) + 1)
         self._count(outcome)
-        if self.metrics is not None:
-            self.metrics.updates.labels(kind=type(event).__name__).inc()
+        note_outcome(before.state.value, outcome.session.state.value, outcome.log)
         await self._journal(key, before, outcome)
         # Tickets: open, relay, close. This may apply more to the session (and owe more).
         final = await self._helpdesk_turn(context, update, event, before, outcome)
@@ -300,8 +299,6 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             # Replaced (nobody can take the ticket): only the replacement's replies are sent.
             saved = await self._superseded(key, owed)
         await self._finish(bot, saved, query)
-        if self.metrics is not None:
-            self.metrics.handle_seconds.observe(time.perf_counter() - started)
 
     async def _finish(self, bot: Any, record: ChatRecord, query: Any) -> None:
         """Answer the press (if any) while the owed calls go out."""
