@@ -35,7 +35,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from bot.core.dialogue import Engine, Outcome
-from bot.core.events import Event
+from bot.core.events import Event, UserText
+from bot.core.privacy import mask_secrets
 from bot.core.replies import Reply
 from bot.core.session import Session
 from bot.errors import StoreError
@@ -91,6 +92,8 @@ class Conversation:
         journal: Journal | None = None,
     ) -> None:
         self.engine = engine
+        # Every store call off the event loop, bounded by a timeout (a synchronous store runs
+        # in a worker thread): a hung store never freezes the other chats.
         self.store = as_async(store)
         self.journal = journal
 
@@ -109,6 +112,9 @@ class Conversation:
 
         ``notice``: a reply shown first when the stored session had to be quarantined.
         """
+        if isinstance(event, UserText):
+            # Passwords and card numbers never reach the engine, the store or the staff.
+            event = UserText(text=mask_secrets(event.text))
         for _attempt in range(CAS_ATTEMPTS):
             record = await self.store.load(key)
             if record.quarantined:

@@ -196,3 +196,19 @@ def test_an_unreadable_session_is_quarantined_and_the_user_told(engine: Engine) 
     assert turn.replies[0] == notice
     assert [key for key, _, _ in store.quarantined] == [CHAT]
     assert store.get(CHAT) == turn.session
+
+
+def test_secrets_typed_on_any_channel_are_masked_before_the_engine_and_the_store(
+    engine: Engine,
+) -> None:
+    store = MemoryStore()
+    service = Conversation(engine, store)
+
+    turn = run(service, "password: Hunter22! and card 4111 1111 1111 1111, mailbox full")
+
+    saved = store.get(CHAT)
+    assert saved is not None
+    assert "Hunter22" not in repr(saved)
+    assert "4111" not in repr(saved)
+    assert "password: [hidden]" in saved.transcript[0]
+    assert "Hunter22" not in repr(turn.outcome)

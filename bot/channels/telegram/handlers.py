@@ -45,6 +45,7 @@ from bot.channels.telegram.keys import chat_of, session_key, thread_of
 from bot.channels.telegram.staff import ADMIN_COMMANDS, StaffMixin, masked_text
 from bot.config import Settings
 from bot.conversation import Conversation
+from bot.core import language
 from bot.core.callback import unpack
 from bot.core.dialogue import Engine, Outcome
 from bot.core.events import ButtonPress, Command, Event, UserText
@@ -55,7 +56,8 @@ from bot.core.session import Session
 from bot.core.tickets import StaffMode
 from bot.errors import StoreError, StoreUnavailable
 from bot.helpdesk import Helpdesk, HelpdeskSettings
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
+from bot.ops.updates import note_outcome
 from bot.store.aio import LEASE, AsyncStore
 from bot.store.outbox import ChatRecord, Outgoing, OutKind
 
@@ -96,7 +98,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         self.settings = settings
         self.clock = clock
         self.delivery = Delivery()
-        self.policy = policy or SendPolicy()
+        self.policy = policy or SendPolicy(metrics=metrics)
         self.bot_id: int | None = None
         self.bot_username: str = ""
         # Set by the runtime: run a conversation's pending work again after a delay.
@@ -114,6 +116,8 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         self._staff_mode_known: StaffMode | None = None
         # Load, apply once, save with the outbox, journal: the channel-neutral service.
         self.conversation = Conversation(engine, store, journal=self._journal)
+        # Staff actions (``_apply``) are journalled by the staff code itself, once.
+        self._staff_conversation = Conversation(engine, store, journal=_journalled_elsewhere)
 
     # handlers ------------------------------------------------------------------------------
 
@@ -131,7 +135,8 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         elif name == "forget" and update.effective_chat.type == ChatType.PRIVATE:
             await self._forget(update, context)
         else:
-            await self._converse(update, context, Command(name=name, arg=arg))
+            hint = _language_hint(update)
+            await self._converse(update, context, Command(name=name, arg=arg, language_hint=hint))
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Text or a caption: a description, an answer to a step, or a forwarded question."""
@@ -151,7 +156,9 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         elif message.forward_origin is not None:
             await self._case_card(message, context, text)
             return
-        await self._converse(update, context, UserText(text=text))
+        await self._converse(
+            update, context, UserText(text=text, language_hint=_language_hint(update))
+        )
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stickers, voice, photos without a caption: ask for words."""
@@ -251,7 +258,6 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         chat = update.effective_chat
         if chat is None:
             return
-        started = time.perf_counter()
         user = update.effective_user
         key = session_key(chat.id, chat.type, None if user is None else user.id)
         owner = user.id if user is not None and key != str(chat.id) else None
@@ -289,16 +295,13 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             return
         outcome, before, saved, owed = turn.outcome, turn.before, turn.record, turn.owed
         self._count(outcome)
-        if self.metrics is not None:
-            self.metrics.updates.labels(kind=type(event).__name__).inc()
+        note_outcome(before.state.value, outcome.session.state.value, outcome.log)
         # Tickets: open, relay, close. This may apply more to the session (and owe more).
         final = await self._helpdesk_turn(context, update, event, before, outcome)
         if final is not outcome:
             # Replaced (nobody can take the ticket): only the replacement's replies are sent.
             saved = await self._superseded(key, owed)
         await self._finish(bot, saved, query)
-        if self.metrics is not None:
-            self.metrics.handle_seconds.observe(time.perf_counter() - started)
 
     async def _finish(self, bot: Any, record: ChatRecord, query: Any) -> None:
         """Answer the press (if any) while the owed calls go out."""
@@ -390,7 +393,9 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
                 before, after, replies, chat_of(chat_id), None, pressed=None, owner=None
             )
 
-        turn = await self.conversation.handle(chat_id, event, now=self.clock(), render=render)
+        turn = await self._staff_conversation.handle(
+            chat_id, event, now=self.clock(), render=render
+        )
         self._count(turn.outcome)
         return turn.outcome, turn.before
 
@@ -442,3 +447,13 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         if not self.bot_username:
             return text
         return re.sub(rf"@{re.escape(self.bot_username)}\b", " ", text, flags=re.IGNORECASE)
+
+
+def _language_hint(update: Update) -> str | None:
+    """Telegram's language_code as a first guess at the user's language (a new session's)."""
+    user = update.effective_user
+    return language.from_telegram(user.language_code) if user is not None else None
+
+
+async def _journalled_elsewhere(key: str, before: Session, outcome: Outcome) -> None:
+    """A journal that writes nothing: the caller journals this turn itself."""
