@@ -48,6 +48,7 @@ def build_core(settings: Settings, *, staff_available: bool = False) -> Core:
     from bot.core.dialogue import DialogueSettings, Engine
     from bot.core.loader import load_knowledge
     from bot.core.matching import Matcher
+    from bot.locale import load_translators
 
     kb = load_knowledge(settings.knowledge_dir)
     matcher = Matcher.from_knowledge(kb, settings.match)
@@ -59,6 +60,7 @@ def build_core(settings: Settings, *, staff_available: bool = False) -> Core:
             staff_available=staff_available,
             fallback_contact=settings.fallback_contact,
         ),
+        translators=load_translators(),
     )
     return Core(settings=settings, kb=kb, matcher=matcher, engine=engine)
 
@@ -95,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     kb_sub = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
     validate = kb_sub.add_parser("validate", help="check the knowledge files, list every error")
     validate.add_argument("directory", nargs="?", type=Path, help="knowledge folder")
+    health = sub.add_parser(
+        "health", help="ask a running bot's /healthz (or /readyz) on BOT_METRICS; exit 0 if fine"
+    )
+    health.add_argument("--ready", action="store_true", help="readiness instead of liveness")
     inbox = sub.add_parser("inbox", help="questions the bot got wrong or could not place, grouped")
     inbox.add_argument("--days", type=_days, default=30.0, help="how far back (default 30)")
     inbox.add_argument("--json", action="store_true", help="machine-readable output")
@@ -136,10 +142,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             from dataclasses import replace
 
             settings = replace(settings, knowledge_dir=args.knowledge)
-        logging.basicConfig(
-            level=settings.log_level if args.command == "run" else logging.WARNING,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        if args.command != "run":
+            # ``run`` sets up its own logging (bot.ops.logging: levels, format, JSON).
+            logging.basicConfig(
+                level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
         return COMMANDS[args.command](args, settings)
     except BotError as err:
         print(f"alimail-bot: {err}", file=sys.stderr)
@@ -160,12 +167,24 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Talk to the bot in the terminal."""
     from bot.channels.console import run_console
+    from bot.helpdesk import Helpdesk, HelpdeskSettings
     from bot.store import open_store
 
     core = build_core(settings)
     store = open_store(settings.store_url or "memory://")
+    # The same event log as on Telegram: masked, pseudonymised, kept by age.
+    helpdesk = Helpdesk(
+        store, HelpdeskSettings(retention_days=settings.retention_days, salt=settings.salt)
+    )
     try:
-        run_console(core.engine, store, stdin=sys.stdin, stdout=sys.stdout, clock=time.time)
+        run_console(
+            core.engine,
+            store,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            clock=time.time,
+            journal=helpdesk.journal,
+        )
     finally:
         store.close()
     return 0
@@ -178,6 +197,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.token:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather")
     from bot.channels.telegram import run_telegram
+    from bot.ops.logging import configure_logging
+
+    configure_logging(
+        level=settings.log_level,
+        log_format=settings.log_format,
+        user_text=settings.log_user_text,
+    )
 
     core = build_core(settings, staff_available=settings.staff_chat is not None)
     return run_telegram(core, settings)
@@ -228,7 +254,6 @@ def triage_record(result: MatchResult) -> dict[str, object]:
 
 def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
     """Classify each input line; one JSON object per line out."""
-    core = build_core(settings)
     stream: TextIO
     if args.file == "-":
         stream = sys.stdin
@@ -239,6 +264,8 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
             from bot.errors import ConfigError
 
             raise ConfigError(f"cannot read {args.file}: {err.strerror}") from err
+    # Built after the input is open: a missing file is reported without the build's wait.
+    core = build_core(settings)
     with stream:
         for line in stream:
             text = line.rstrip("\n")
@@ -251,6 +278,7 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Accuracy report for a labelled file (first messages, or in-flow acts with --acts)."""
+    from bot.core.loader import load_knowledge
     from bot.evaluation import advise, evaluate, load_cases
 
     if args.acts:
@@ -259,8 +287,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         from bot.errors import ConfigError
 
         raise ConfigError("eval needs a FILE of {text, label}, or --acts FILE")
+    # The files are checked before the matcher is built: a bad file fails at once.
+    kb = load_knowledge(settings.knowledge_dir)
+    cases = [case for path in args.file for case in load_cases(path, kb)]
     core = build_core(settings)
-    cases = [case for path in args.file for case in load_cases(path, core.kb)]
     report = evaluate(core.matcher, cases)
     advice, advice_report = advise(core.matcher, cases)
     if args.json:
@@ -408,6 +438,24 @@ def cmd_kb(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """Ask the running bot whether it is alive (or ready): for container health checks."""
+    from bot.errors import ConfigError
+    from bot.ops.health import probe_http
+
+    if settings.metrics is None:
+        raise ConfigError(
+            "BOT_METRICS is off; the health checks are served on the metrics address"
+        )
+    host, port = settings.metrics
+    if host in ("0.0.0.0", "", "::", "[::]"):
+        host = "127.0.0.1"
+    path = "/readyz" if args.ready else "/healthz"
+    ok, line = probe_http(f"http://{host}:{port}{path}")
+    print(line, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
 def _events(settings: Settings, days: float) -> list[EventRecord]:
     from bot.store import open_store
 
@@ -489,6 +537,7 @@ COMMANDS = {
     "triage": cmd_triage,
     "eval": cmd_eval,
     "kb": cmd_kb,
+    "health": cmd_health,
     "inbox": cmd_inbox,
     "report": cmd_report,
 }

@@ -7,6 +7,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from bot.core.settings import MatchSettings
@@ -16,6 +17,13 @@ DEFAULT_API_URL = "https://api.telegram.org/bot"
 TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,60}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 STORE_SCHEMES = ("sqlite:///", "redis://", "rediss://", "memory://")
+
+
+class LogFormat(StrEnum):
+    """``BOT_LOG_FORMAT``: plain text lines, or one JSON object per line for log shippers."""
+
+    TEXT = "text"
+    JSON = "json"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +42,8 @@ class Settings:
     listen: tuple[str, int] = ("127.0.0.1", 8080)
     metrics: tuple[str, int] | None = None
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+    log_user_text: bool = False
     rate_limit: bool = True
     session_timeout_minutes: float = 30.0
     # The people behind the bot (issue 8): how long events and closed tickets are kept, where
@@ -85,6 +95,11 @@ class Settings:
                 f"BOT_LOG_LEVEL has value {environ['BOT_LOG_LEVEL']!r}; expected one of "
                 + ", ".join(LOG_LEVELS)
             )
+        log_format = (environ.get("BOT_LOG_FORMAT") or "text").strip().lower()
+        if log_format not in LogFormat.__members__.values():
+            raise ConfigError(
+                f"BOT_LOG_FORMAT has value {environ['BOT_LOG_FORMAT']!r}; expected text or json"
+            )
         contact = (environ.get("BOT_FALLBACK_CONTACT") or "").strip() or None
         if contact is not None and (len(contact) > 300 or "\n" in contact):
             raise ConfigError(
@@ -104,6 +119,10 @@ class Settings:
             listen=_parse_address("BOT_LISTEN", environ.get("BOT_LISTEN"), ("127.0.0.1", 8080)),
             metrics=_parse_optional_address("BOT_METRICS", environ.get("BOT_METRICS")),
             log_level=level,
+            log_format=LogFormat(log_format),
+            log_user_text=_parse_switch(
+                "BOT_LOG_USER_TEXT", environ.get("BOT_LOG_USER_TEXT"), False
+            ),
             rate_limit=_parse_switch("BOT_RATE_LIMIT", environ.get("BOT_RATE_LIMIT"), True),
             session_timeout_minutes=_parse_minutes(
                 "BOT_SESSION_TIMEOUT", environ.get("BOT_SESSION_TIMEOUT"), 30.0

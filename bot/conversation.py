@@ -31,7 +31,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.core.dialogue import Engine, Outcome
-from bot.core.events import Event
+from bot.core.events import Event, UserText
+from bot.core.privacy import mask_secrets
 from bot.core.replies import Reply
 from bot.core.session import Session
 from bot.errors import StoreError
@@ -97,6 +98,9 @@ class Conversation:
         ``loaded``: ``(what the store held,)`` when the caller has just read it (under the
         chat's lock), which saves a read; a retry always reads again.
         """
+        if isinstance(event, UserText):
+            # Passwords and card numbers never reach the engine, the store or the staff.
+            event = UserText(text=mask_secrets(event.text))
         for attempt in range(CAS_ATTEMPTS):
             current = loaded[0] if attempt == 0 and loaded else await self._load(key)
             session = current or self.engine.new_session(key, now=now)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_API_URL, Settings
+from bot.config import DEFAULT_API_URL, LogFormat, Settings
 from bot.errors import ConfigError
 
 TOKEN = "123456789:AAHk3PzSeCr3tT0kenValue_abcdefghijkl"
@@ -25,6 +25,8 @@ def test_an_empty_environment_gives_the_defaults() -> None:
     assert settings.listen == ("127.0.0.1", 8080)
     assert settings.metrics is None
     assert settings.log_level == "INFO"
+    assert settings.log_format is LogFormat.TEXT
+    assert settings.log_user_text is False
     assert settings.rate_limit is True
     assert settings.session_timeout_minutes == 30.0
     assert settings.retention_days == 90
@@ -45,6 +47,8 @@ VARIABLES = [
     "BOT_LOG_LEVEL",
     "BOT_RATE_LIMIT",
     "BOT_SESSION_TIMEOUT",
+    "BOT_LOG_FORMAT",
+    "BOT_LOG_USER_TEXT",
     "BOT_RETENTION_DAYS",
     "BOT_FALLBACK_CONTACT",
     "BOT_EVENT_SALT",
@@ -88,6 +92,10 @@ GOOD = [
     ("BOT_SESSION_TIMEOUT", "15", "session_timeout_minutes", 15.0),
     ("BOT_SESSION_TIMEOUT", "0.5", "session_timeout_minutes", 0.5),
     ("BOT_KNOWLEDGE", "/srv/knowledge", "knowledge_dir", Path("/srv/knowledge")),
+    ("BOT_LOG_FORMAT", "json", "log_format", LogFormat.JSON),
+    ("BOT_LOG_FORMAT", "TEXT", "log_format", LogFormat.TEXT),
+    ("BOT_LOG_USER_TEXT", "on", "log_user_text", True),
+    ("BOT_LOG_USER_TEXT", "off", "log_user_text", False),
     ("BOT_RETENTION_DAYS", "30", "retention_days", 30),
     ("BOT_FALLBACK_CONTACT", " helpdesk@example.com ", "fallback_contact", "helpdesk@example.com"),
     ("BOT_EVENT_SALT", "0123456789abcdef0123", "event_salt", "0123456789abcdef0123"),
@@ -131,6 +139,8 @@ BAD = [
     ("BOT_SESSION_TIMEOUT", "ten"),
     ("BOT_SESSION_TIMEOUT", "nan"),
     ("BOT_SESSION_TIMEOUT", "1e9"),
+    ("BOT_LOG_FORMAT", "logfmt"),
+    ("BOT_LOG_USER_TEXT", "sometimes"),
     ("BOT_RETENTION_DAYS", "0"),
     ("BOT_RETENTION_DAYS", "forever"),
     ("BOT_RETENTION_DAYS", "90.5"),

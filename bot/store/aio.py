@@ -47,6 +47,7 @@ RECORD_METHODS = frozenset(
         "open_ticket_of",
         "ticket_of_thread",
         "ticket_of_message",
+        "count_open_tickets",
     }
 )
 

@@ -70,3 +70,7 @@ class RecordStore(Protocol):
     def ticket_of_message(self, message_id: int) -> Ticket | None:
         """The ticket one of whose staff-chat messages (by the bot) has this id, or None."""
         ...
+
+    def count_open_tickets(self) -> int:
+        """How many tickets are open now (the ``alimail_bot_open_tickets`` gauge)."""
+        ...

@@ -72,6 +72,11 @@ class MemoryRecords:
                     removed += 1
             return removed
 
+    def count_open_tickets(self) -> int:
+        """How many tickets are open now."""
+        with self._lock:
+            return sum(rules.ticket_from_json(raw).is_open for raw in self._tickets.values())
+
     def new_ticket_number(self) -> int:
         """The next ticket number."""
         with self._lock:

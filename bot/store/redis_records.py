@@ -132,6 +132,11 @@ class RedisRecords:
                     removed += 1
         return removed
 
+    def count_open_tickets(self) -> int:
+        """How many tickets are open now (one lookup key per open ticket)."""
+        with self._talking("count open tickets") as client:
+            return sum(1 for _ in client.scan_iter(match=f"{OPEN_TICKET_PREFIX}*", count=500))
+
     def new_ticket_number(self) -> int:
         """The next ticket number (INCR: unique across replicas)."""
         with self._talking("number a ticket") as client:

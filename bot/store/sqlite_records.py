@@ -102,6 +102,13 @@ class SqliteRecords:
                 )
             return removed + len(rows)
 
+    def count_open_tickets(self) -> int:
+        """How many tickets are open now."""
+        with self._locked("count open tickets") as db:
+            return int(
+                db.execute("SELECT COUNT(*) FROM tickets WHERE state = 'open'").fetchone()[0]
+            )
+
     def new_ticket_number(self) -> int:
         """The next ticket number: a placeholder row reserves it."""
         with self._locked("number a ticket") as db:

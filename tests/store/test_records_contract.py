@@ -155,3 +155,15 @@ def test_forgetting_a_ticket_keeps_it_usable(store: AnyStore) -> None:
 
     assert store.put_ticket(closed, expected_version=forgotten.version)
     assert replace(closed, version=0) != replace(ticket, version=0)
+
+
+def test_open_tickets_are_counted_and_closed_ones_are_not(store: AnyStore) -> None:
+    assert store.count_open_tickets() == 0
+    first = new_ticket(store, chat_id="1")
+    new_ticket(store, chat_id="2")
+    assert store.count_open_tickets() == 2
+
+    closed = rules.close(first, now=2000.0, closure=Closure.USER)
+    assert store.put_ticket(closed, expected_version=first.version)
+
+    assert store.count_open_tickets() == 1

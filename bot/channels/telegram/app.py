@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,11 +26,15 @@ from telegram.ext import (
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.logs import quiet_logging
 from bot.channels.telegram.runtime import Runtime
-from bot.channels.telegram.webhook import GetRoute, WebhookServer
+from bot.channels.telegram.webhook import GetRoute, Response, WebhookServer
 from bot.config import Settings
 from bot.core.dialogue import Engine
 from bot.errors import ConfigError
-from bot.metrics import Metrics
+from bot.ops.bot_api import api_origin, probe_get_me, wait_for_bot_api
+from bot.ops.health import HEALTHZ, READYZ
+from bot.ops.metrics import Metrics
+from bot.ops.runtime import Ops, start_ops
+from bot.ops.telegram_updates import update_facts
 from bot.store.aio import AsyncStore, open_async_store
 
 logger = logging.getLogger(__name__)
@@ -39,6 +45,7 @@ COMMANDS = (
     ("help", "How to talk to me"),
     ("cancel", "Stop and start over"),
     ("human", "Talk to a person"),
+    ("language", "English / 简体中文"),
     ("forget", "Delete everything stored about me"),
 )
 ADMIN_COMMANDS = ("stats", "inbox")
@@ -70,20 +77,39 @@ def build_application(
     *,
     metrics: Metrics | None = None,
     read_timeout: float | None = None,
+    ops: Ops | None = None,
 ) -> tuple[Application, TelegramChannel]:
-    """The PTB application with our handlers, pacing, timeouts and error handler."""
+    """The PTB application with our handlers, pacing, timeouts and error handler.
+
+    With ``ops``, every Bot API call is observed (metrics, readiness, one WARNING per outage).
+    """
+    if ops is not None:
+        metrics = ops.metrics
     channel = TelegramChannel(engine=engine, store=store, settings=settings, metrics=metrics)
     assert settings.token is not None
+    timeouts = {
+        "read_timeout": READ_TIMEOUT_SECONDS if read_timeout is None else read_timeout,
+        "write_timeout": WRITE_TIMEOUT_SECONDS,
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+    }
     builder = (
         ApplicationBuilder()
         .token(settings.token)
         .base_url(settings.api_url)
-        .read_timeout(READ_TIMEOUT_SECONDS if read_timeout is None else read_timeout)
-        .write_timeout(WRITE_TIMEOUT_SECONDS)
-        .connect_timeout(CONNECT_TIMEOUT_SECONDS)
         .updater(None)  # polling and the webhook are ours (bot.channels.telegram.runtime)
         .post_init(_post_init(channel))
     )
+    if ops is None:
+        builder = (
+            builder.read_timeout(timeouts["read_timeout"])
+            .write_timeout(timeouts["write_timeout"])
+            .connect_timeout(timeouts["connect_timeout"])
+        )
+    else:
+        # The timeouts go to the request objects: PTB refuses them on the builder as well.
+        builder = builder.request(ops.request(**timeouts)).get_updates_request(
+            ops.request(get_updates=True, **timeouts)
+        )
     if settings.rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
         limiter_log = logging.getLogger("telegram.ext.AIORateLimiter")
@@ -162,18 +188,38 @@ async def serve(
 
     ``routes``: extra GET routes for the webhook server (``/healthz``...).
     """
-    store = await open_async_store(settings.store_url or settings.default_store_url)
-    metrics = None
-    if settings.metrics is not None:
-        metrics = Metrics()
-        metrics.serve(*settings.metrics)
-    application, channel = build_application(settings, engine, store, metrics=metrics)
-    runtime = Runtime(application, channel, store)
+    kb = engine.kb
+    ops = start_ops(
+        settings,
+        topics=tuple(sorted({kb.topic_of(i) for i in kb.ids})),
+        knowledge=f"{len(kb.ids)} entries",
+    )
+    try:
+        store = ops.wrap_store(
+            await open_async_store(settings.store_url or settings.default_store_url)
+        )
+    except BaseException:
+        ops.stop()
+        raise
+    try:
+        # One line per failed attempt while the Bot API is unreachable; exit 2 on a bad token.
+        where = api_origin(settings.api_url)
+        await wait_for_bot_api(probe_get_me(settings.token or "", settings.api_url), where=where)
+    except BaseException:
+        await store.close()
+        ops.stop()
+        raise
+    application, channel = build_application(settings, engine, store, ops=ops)
+    runtime = Runtime(application, channel, store, observe=observe_updates(ops, settings))
     runtime.stop_on_signals()
+    watch: asyncio.Task[None] | None = None
     try:
         await runtime.start()
+        watch = asyncio.create_task(
+            ops.watch(store=store, bot_api=application.bot.get_me), name="health-watch"
+        )
         if settings.webhook_url:
-            await _serve_webhook(runtime, settings, routes or {})
+            await _serve_webhook(runtime, settings, {**health_routes(ops), **(routes or {})})
         else:
             await runtime.poll()
     except InvalidToken:
@@ -183,8 +229,13 @@ async def serve(
             "token from @BotFather"
         ) from None
     finally:
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         await runtime.stop()
         await store.close()
+        ops.stop()
         delivery = channel.delivery
         logger.info(
             "stopped: %d replies sent, %d lost, %d maybe delivered (not repeated), "
@@ -225,3 +276,31 @@ async def _serve_webhook(
         await runtime.stopping.wait()
     finally:
         await server.stop()
+
+
+def observe_updates(
+    ops: Ops, settings: Settings
+) -> Callable[[Update], AbstractContextManager[Any]]:
+    """One per-update line and the counters (bot.ops), around each update's handling."""
+
+    def observe(update: Update) -> AbstractContextManager[Any]:
+        facts = update_facts(update, staff_chat=settings.staff_chat)
+        return ops.updates.observe(
+            kind=facts.kind, chat_id=facts.chat_id, sent_at=facts.sent_at, command=facts.command
+        )
+
+    return observe
+
+
+def health_routes(ops: Ops) -> dict[str, GetRoute]:
+    """``/healthz`` and ``/readyz`` for the webhook server (the metrics server has them too)."""
+
+    def route(path: str) -> GetRoute:
+        async def answer() -> Response:
+            found = ops.health.answer(path)
+            assert found is not None
+            return Response(status=found.status, body=found.body, content_type=found.content_type)
+
+        return answer
+
+    return {path: route(path) for path in (HEALTHZ, READYZ)}

@@ -38,7 +38,7 @@ from bot.channels.render import render_parts
 from bot.channels.telegram.keyboards import keyboard
 from bot.core.replies import Reply
 from bot.errors import StoreError
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics, ReplyResult, RetryReason
 from bot.store.aio import LEASE, AsyncStore
 from bot.store.outbox import ChatRecord, Outgoing, OutKind
 
@@ -104,9 +104,16 @@ def _seconds(value: Any) -> float:
 class SendPolicy:
     """The one place that retries Bot API calls (see the module docstring)."""
 
-    def __init__(self, *, attempts: int = SEND_ATTEMPTS, backoff: float = BACKOFF_SECONDS) -> None:
+    def __init__(
+        self,
+        *,
+        attempts: int = SEND_ATTEMPTS,
+        backoff: float = BACKOFF_SECONDS,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.attempts = attempts
         self.backoff = backoff
+        self.metrics = metrics
         self._resume_at = 0.0  # monotonic time before which nothing is sent (after a 429)
 
     async def _wait_for_flood_control(self) -> None:
@@ -131,9 +138,11 @@ class SendPolicy:
                 # Flow control, not a failure: wait as told (bounded), then try again.
                 floods += 1
                 if floods > MAX_FLOODS:
+                    self._count(given_up=True)
                     raise SendFailed(f"{what}: still rate limited after {floods} waits") from err
                 wait = min(_seconds(err.retry_after), MAX_RETRY_AFTER_SECONDS)
                 logger.warning("%s: rate limited, every send waits %.1fs", what, wait)
+                self._count(retry=RetryReason.RATE_LIMITED)
                 self._resume_at = max(self._resume_at, time.monotonic() + wait)
             except (BadRequest, Forbidden):
                 raise
@@ -142,10 +151,21 @@ class SendPolicy:
                     raise MaybeDelivered(f"{what}: {err}") from err
                 failures += 1
                 if failures >= self.attempts:
+                    self._count(given_up=True)
                     raise SendFailed(f"{what}: {err}") from err
-                logger.warning("%s: %s; retry %d in %.2fs", what, err, failures, delay)
+                # DEBUG: an outage is one WARNING from the Bot API observer, not one per retry.
+                logger.debug("%s: %s; retry %d in %.2fs", what, err, failures, delay)
+                self._count(retry=RetryReason.NETWORK)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+    def _count(self, *, retry: RetryReason | None = None, given_up: bool = False) -> None:
+        if self.metrics is None:
+            return
+        if retry is not None:
+            self.metrics.send_retries.labels(reason=retry.value).inc()
+        if given_up:
+            self.metrics.sends_given_up.inc()
 
 
 class DeliveryMixin:
@@ -284,6 +304,7 @@ class DeliveryMixin:
         except Forbidden:
             # Blocked by the user, or removed from the group: nobody to deliver to, no bug.
             logger.info("chat %s does not accept messages from the bot; dropped", item.chat_id)
+            self._count_blocked()
             return None
 
     async def _send_message(
@@ -341,7 +362,11 @@ class DeliveryMixin:
     def _tally(self, result: str) -> None:
         setattr(self.delivery, result, getattr(self.delivery, result) + 1)
         if self.metrics is not None:
-            self.metrics.replies.labels(result=result).inc()
+            self.metrics.replies.labels(result=ReplyResult(result).value).inc()
+
+    def _count_blocked(self) -> None:
+        if self.metrics is not None:
+            self.metrics.replies.labels(result=ReplyResult.BLOCKED.value).inc()
 
     # -- direct sends (notices, staff, cards): no session, so no outbox ----------------------
 
@@ -377,6 +402,7 @@ class DeliveryMixin:
             return await self._send_message(context.bot, chat_id, text, markup, thread_id)
         except Forbidden:
             logger.info("chat %s does not accept messages from the bot; reply dropped", chat_id)
+            self._count_blocked()
         except SendFailed as err:
             self._tally("lost")
             logger.error("LOST reply to chat %s: %s: %.200r", chat_id, err, text)

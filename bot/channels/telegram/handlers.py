@@ -43,6 +43,7 @@ from bot.channels.telegram.keyboards import CARD, coalesce, keyboard, split_owne
 from bot.channels.telegram.keys import chat_of, session_key, thread_of
 from bot.channels.telegram.staff import ADMIN_COMMANDS, StaffMixin, masked_text
 from bot.config import Settings
+from bot.core import language
 from bot.core.callback import unpack
 from bot.core.dialogue import Engine, Outcome
 from bot.core.events import ButtonPress, Command, Event, UserText
@@ -53,7 +54,8 @@ from bot.core.session import Session
 from bot.core.tickets import StaffMode
 from bot.errors import StoreError, StoreUnavailable
 from bot.helpdesk import Helpdesk, HelpdeskSettings
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
+from bot.ops.updates import note_outcome
 from bot.store.aio import LEASE, AsyncStore
 from bot.store.outbox import ChatRecord, Outgoing, OutKind
 
@@ -94,7 +96,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         self.settings = settings
         self.clock = clock
         self.delivery = Delivery()
-        self.policy = policy or SendPolicy()
+        self.policy = policy or SendPolicy(metrics=metrics)
         self.bot_id: int | None = None
         self.bot_username: str = ""
         # Set by the runtime: run a conversation's pending work again after a delay.
@@ -127,7 +129,8 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         elif name == "forget" and update.effective_chat.type == ChatType.PRIVATE:
             await self._forget(update, context)
         else:
-            await self._converse(update, context, Command(name=name, arg=arg))
+            hint = _language_hint(update)
+            await self._converse(update, context, Command(name=name, arg=arg, language_hint=hint))
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Text or a caption: a description, an answer to a step, or a forwarded question."""
@@ -147,7 +150,9 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         elif message.forward_origin is not None:
             await self._case_card(message, context, text)
             return
-        await self._converse(update, context, UserText(text=text))
+        await self._converse(
+            update, context, UserText(text=text, language_hint=_language_hint(update))
+        )
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stickers, voice, photos without a caption: ask for words."""
@@ -247,7 +252,6 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         chat = update.effective_chat
         if chat is None:
             return
-        started = time.perf_counter()
         user = update.effective_user
         key = session_key(chat.id, chat.type, None if user is None else user.id)
         owner = user.id if user is not None and key != str(chat.id) else None
@@ -287,8 +291,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             raise StoreError(f"could not save conversation {key} after {CAS_ATTEMPTS} attempts")
         saved = replace(saved, revision=(record.revision or 0) + 1)
         self._count(outcome)
-        if self.metrics is not None:
-            self.metrics.updates.labels(kind=type(event).__name__).inc()
+        note_outcome(before.state.value, outcome.session.state.value, outcome.log)
         await self._journal(key, before, outcome)
         # Tickets: open, relay, close. This may apply more to the session (and owe more).
         final = await self._helpdesk_turn(context, update, event, before, outcome)
@@ -296,8 +299,6 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             # Replaced (nobody can take the ticket): only the replacement's replies are sent.
             saved = await self._superseded(key, owed)
         await self._finish(bot, saved, query)
-        if self.metrics is not None:
-            self.metrics.handle_seconds.observe(time.perf_counter() - started)
 
     async def _finish(self, bot: Any, record: ChatRecord, query: Any) -> None:
         """Answer the press (if any) while the owed calls go out."""
@@ -453,3 +454,9 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         if not self.bot_username:
             return text
         return re.sub(rf"@{re.escape(self.bot_username)}\b", " ", text, flags=re.IGNORECASE)
+
+
+def _language_hint(update: Update) -> str | None:
+    """Telegram's language_code as a first guess at the user's language (a new session's)."""
+    user = update.effective_user
+    return language.from_telegram(user.language_code) if user is not None else None

@@ -24,6 +24,7 @@ import logging
 import signal
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from http import HTTPStatus
 from typing import Any
 
@@ -68,8 +69,11 @@ class Runtime:
         chat_queue_limit: int = CHAT_QUEUE_LIMIT,
         on_done: Callable[[int], None] | None = None,
         store_retry_seconds: float = STORE_RETRY_SECONDS,
+        observe: Callable[[Update], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.application = application
+        # bot.ops: the per-update log line and counters, around every update handled.
+        self.observe = observe or (lambda update: contextlib.nullcontext())
         self.channel = channel
         self.store = store
         self.chat_queue_limit = chat_queue_limit
@@ -201,7 +205,8 @@ class Runtime:
         task.add_done_callback(self._direct.discard)
 
     async def _process_direct(self, update: Update) -> None:
-        await self.application.process_update(update)
+        with self.observe(update):
+            await self.application.process_update(update)
         if self.on_done is not None:
             self.on_done(update.update_id)
 
@@ -261,7 +266,8 @@ class Runtime:
             logger.warning("update %s cannot be parsed; set aside: %s", item.update_id, reason)
             return True
         self.channel.failed.discard(item.update_id)
-        await self.application.process_update(update)
+        with self.observe(update):
+            await self.application.process_update(update)
         if item.update_id in self.channel.failed:
             self.channel.failed.discard(item.update_id)
             return False
@@ -333,7 +339,8 @@ class Runtime:
             logger.warning("getUpdates conflict (another poller, or a webhook is set): %s", err)
             return None
         except NetworkError as err:
-            logger.warning("getUpdates failed: %s", err)
+            # DEBUG: an outage is one WARNING from the Bot API observer, not one per poll.
+            logger.debug("getUpdates failed: %s", err)
             return None
         return list(result) if isinstance(result, list) else []
 
