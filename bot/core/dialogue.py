@@ -1485,7 +1485,9 @@ def descriptions(kb: KnowledgeBase) -> tuple[str, ...]:
     """
     bases = (kb, *kb.translations.values())
     documented = [e for b in bases for entry in (*b.problems, *b.faqs) for e in entry.examples]
-    other = [e for b in bases for group in b.out_of_scope for e in group.examples if _long(e)]
+    # The source language's out-of-scope examples only: a translation's would double the
+    # reader's training time for little (a Chinese act is short, a description is not).
+    other = [e for group in kb.out_of_scope for e in group.examples if _long(e)]
     return (*documented, *other)
 
 
