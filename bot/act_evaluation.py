@@ -162,6 +162,8 @@ _STATE: dict[Asked, State] = {
     Asked.NOTHING: State.IDLE,
     Asked.FAQ: State.IDLE,
     Asked.RESUME: State.IDLE,
+    Asked.RATING: State.IDLE,
+    Asked.REASON: State.IDLE,
     Asked.CHOICES: State.CLARIFY,
     Asked.STEP: State.GUIDE,
     Asked.SWITCH_STEP: State.GUIDE,

@@ -48,6 +48,7 @@ def build_core(settings: Settings, *, staff_available: bool = False) -> Core:
     from bot.core.dialogue import DialogueSettings, Engine
     from bot.core.loader import load_knowledge
     from bot.core.matching import Matcher
+    from bot.locale import load_translators
 
     kb = load_knowledge(settings.knowledge_dir)
     matcher = Matcher.from_knowledge(kb, settings.match)
@@ -59,6 +60,7 @@ def build_core(settings: Settings, *, staff_available: bool = False) -> Core:
             staff_available=staff_available,
             fallback_contact=settings.fallback_contact,
         ),
+        translators=load_translators(),
     )
     return Core(settings=settings, kb=kb, matcher=matcher, engine=engine)
 
@@ -165,12 +167,24 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Talk to the bot in the terminal."""
     from bot.channels.console import run_console
+    from bot.helpdesk import Helpdesk, HelpdeskSettings
     from bot.store import open_store
 
     core = build_core(settings)
     store = open_store(settings.store_url or "memory://")
+    # The same event log as on Telegram: masked, pseudonymised, kept by age.
+    helpdesk = Helpdesk(
+        store, HelpdeskSettings(retention_days=settings.retention_days, salt=settings.salt)
+    )
     try:
-        run_console(core.engine, store, stdin=sys.stdin, stdout=sys.stdout, clock=time.time)
+        run_console(
+            core.engine,
+            store,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            clock=time.time,
+            journal=helpdesk.journal,
+        )
     finally:
         store.close()
     return 0
@@ -240,7 +254,6 @@ def triage_record(result: MatchResult) -> dict[str, object]:
 
 def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
     """Classify each input line; one JSON object per line out."""
-    core = build_core(settings)
     stream: TextIO
     if args.file == "-":
         stream = sys.stdin
@@ -251,6 +264,8 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
             from bot.errors import ConfigError
 
             raise ConfigError(f"cannot read {args.file}: {err.strerror}") from err
+    # Built after the input is open: a missing file is reported without the build's wait.
+    core = build_core(settings)
     with stream:
         for line in stream:
             text = line.rstrip("\n")
@@ -263,6 +278,7 @@ def cmd_triage(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Accuracy report for a labelled file (first messages, or in-flow acts with --acts)."""
+    from bot.core.loader import load_knowledge
     from bot.evaluation import advise, evaluate, load_cases
 
     if args.acts:
@@ -271,8 +287,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         from bot.errors import ConfigError
 
         raise ConfigError("eval needs a FILE of {text, label}, or --acts FILE")
+    # The files are checked before the matcher is built: a bad file fails at once.
+    kb = load_knowledge(settings.knowledge_dir)
+    cases = [case for path in args.file for case in load_cases(path, kb)]
     core = build_core(settings)
-    cases = [case for path in args.file for case in load_cases(path, core.kb)]
     report = evaluate(core.matcher, cases)
     advice, advice_report = advise(core.matcher, cases)
     if args.json:

@@ -19,8 +19,9 @@ effort (a lost statistic must not lose the user's step); its failures are logged
 
 Seams for what comes next: ``update_id`` is accepted now and recorded on the turn, for the
 delivery layer's de-duplication (kept with the session); the store is reached only through
-``_load``/``_save``/``_log`` so an asynchronous store changes three small methods, not the
-channels. The engine stays pure: nothing here decides what to say.
+``_load``/``_save``/``_log``, always asynchronously (``bot.store.aio``: a synchronous store
+runs in a worker thread with a timeout, an asynchronous one is used as it is). The engine
+stays pure: nothing here decides what to say.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.core.dialogue import Engine, Outcome
-from bot.core.events import Event
+from bot.core.events import Event, UserText
+from bot.core.privacy import mask_secrets
 from bot.core.replies import Reply
 from bot.core.session import Session
 from bot.errors import StoreError
 from bot.store import SessionStore
+from bot.store.aio import AsyncStore, as_async
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +72,16 @@ class Conversation:
     """Load, apply once, save with compare-and-set, log; shared by every channel."""
 
     def __init__(
-        self, engine: Engine, store: SessionStore, *, journal: Journal | None = None
+        self,
+        engine: Engine,
+        store: SessionStore | AsyncStore,
+        *,
+        journal: Journal | None = None,
     ) -> None:
         self.engine = engine
-        self.store = store
+        # Every store call off the event loop, bounded by a timeout (a synchronous store runs
+        # in a worker thread): a hung store never freezes the other chats.
+        self.store = as_async(store)
         self.journal = journal
 
     async def handle(
@@ -89,6 +98,9 @@ class Conversation:
         ``loaded``: ``(what the store held,)`` when the caller has just read it (under the
         chat's lock), which saves a read; a retry always reads again.
         """
+        if isinstance(event, UserText):
+            # Passwords and card numbers never reach the engine, the store or the staff.
+            event = UserText(text=mask_secrets(event.text))
         for attempt in range(CAS_ATTEMPTS):
             current = loaded[0] if attempt == 0 and loaded else await self._load(key)
             session = current or self.engine.new_session(key, now=now)
@@ -108,10 +120,10 @@ class Conversation:
     # -- the store seam: the only places that touch the store ------------------------------------
 
     async def _load(self, key: str) -> Session | None:
-        return self.store.get(key)
+        return await self.store.get(key)
 
     async def _save(self, session: Session, *, expected: int | None) -> bool:
-        return self.store.put(session, expected_version=expected)
+        return await self.store.put(session, expected_version=expected)
 
     async def _log(self, key: str, before: Session, outcome: Outcome, *, now: float) -> None:
         if self.journal is not None:
@@ -119,6 +131,6 @@ class Conversation:
             return
         for record in outcome.log:
             try:
-                self.store.log_event(record.kind, key, record.topic, record.detail, now)
+                await self.store.log_event(record.kind, key, record.topic, record.detail, now)
             except StoreError:
                 logger.warning("event log write failed for %s", record.kind)

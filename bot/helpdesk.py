@@ -117,6 +117,7 @@ class Helpdesk:
             place=place,
             now=self.clock(),
             mode=mode,
+            language=outcome.session.language or "en",
         )
         if not await self._run(self.store.put_ticket, ticket, expected_version=None):
             raise StoreError(f"ticket {ticket.number} exists already")

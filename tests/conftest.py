@@ -10,6 +10,7 @@ from bot.core.dialogue import DialogueSettings, Engine
 from bot.core.knowledge import KnowledgeBase
 from bot.core.loader import load_knowledge
 from bot.core.matching import Matcher
+from bot.locale import load_translators
 from tests.helpers.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,10 +44,14 @@ def matcher(kb: KnowledgeBase) -> Matcher:
 @pytest.fixture(scope="session")
 def engine(kb: KnowledgeBase, matcher: Matcher) -> Engine:
     """An engine whose deployment has a staff chat, so /human hands over."""
-    return Engine(kb, matcher, DialogueSettings(staff_available=True))
+    return Engine(
+        kb, matcher, DialogueSettings(staff_available=True), translators=load_translators()
+    )
 
 
 @pytest.fixture(scope="session")
 def engine_without_staff(kb: KnowledgeBase, matcher: Matcher) -> Engine:
     """An engine with no staff chat: /human says so instead of waiting forever."""
-    return Engine(kb, matcher, DialogueSettings(staff_available=False))
+    return Engine(
+        kb, matcher, DialogueSettings(staff_available=False), translators=load_translators()
+    )

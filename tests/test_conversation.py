@@ -124,3 +124,19 @@ def test_the_update_id_is_kept_on_the_turn(engine: Engine) -> None:
     )
 
     assert turn.update_id == 4711
+
+
+def test_secrets_typed_on_any_channel_are_masked_before_the_engine_and_the_store(
+    engine: Engine,
+) -> None:
+    store = MemoryStore()
+    service = Conversation(engine, store)
+
+    turn = run(service, "password: Hunter22! and card 4111 1111 1111 1111, mailbox full")
+
+    saved = store.get(CHAT)
+    assert saved is not None
+    assert "Hunter22" not in repr(saved)
+    assert "4111" not in repr(saved)
+    assert "password: [hidden]" in saved.transcript[0]
+    assert "Hunter22" not in repr(turn.outcome)

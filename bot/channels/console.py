@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.channels.render import to_plain
-from bot.conversation import Conversation
+from bot.conversation import Conversation, Journal
 from bot.core.dialogue import Engine
 from bot.core.events import ButtonPress, Command, Event, UserText
 from bot.core.replies import Button, Reply
@@ -32,8 +32,9 @@ def read_event(line: str, buttons: tuple[Button, ...], version: int) -> Event:
     if text.isdigit() and buttons and 1 <= int(text) <= len(buttons):
         button = buttons[int(text) - 1]
         return ButtonPress(action=button.action, version=version, arg=button.arg)
-    if text.startswith("/") and len(text) > 1 and " " not in text:
-        return Command(name=text[1:].split("@")[0])
+    if text.startswith("/") and len(text) > 1 and not text[1].isspace():
+        name, _, arg = text[1:].partition(" ")
+        return Command(name=name.split("@")[0], arg=arg.strip())
     return UserText(text=text)
 
 
@@ -44,9 +45,11 @@ def run_console(
     stdin: TextIO,
     stdout: TextIO,
     clock: Callable[[], float],
+    journal: Journal | None = None,
 ) -> None:
     """Chat until end of input (Ctrl-D) or /quit; each turn goes through the service."""
-    asyncio.run(_chat(Conversation(engine, store), stdin=stdin, stdout=stdout, clock=clock))
+    service = Conversation(engine, store, journal=journal)
+    asyncio.run(_chat(service, stdin=stdin, stdout=stdout, clock=clock))
 
 
 async def _chat(

@@ -33,6 +33,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
+from bot.core import chinese
 from bot.core.knowledge import DialogueData
 from bot.core.linear import LinearModel, train
 from bot.core.matching import STOP_WORDS, Analyzer
@@ -66,6 +67,10 @@ _NUMBER = re.compile(
     r"(?:\s*(?:one|please|pls))?\s*[.)!]*\s*$",
     re.IGNORECASE,
 )
+
+
+# "第2个", "选3", "2号": a number in Chinese framing.
+_NUMBER_ZH = re.compile(r"^\s*选?\s*第?\s*(\d{1,2})\s*[个项号]?\s*$")
 
 
 class Act(StrEnum):
@@ -249,10 +254,14 @@ class ActReader:
         return sum(bool(f) for f in found) / len(said)
 
     def number_of(self, text: str) -> int | None:
-        """The number a reply picks ("2", "option 3", "the second one"), or None."""
-        hit = _NUMBER.match(text)
+        """The number a reply picks ("2", "option 3", "the second one", "第二个"), or None."""
+        hit = _NUMBER.match(text) or _NUMBER_ZH.match(clean(text))
         if hit:
             return int(hit.group(1))
+        if chinese.han_count(text):
+            # Chinese ordinals are whole words ("第二个", "选第三个"), not units to cut.
+            said = _bare(text).removeprefix("选").strip()
+            return self._ordinals.get(said)
         tokens = [t for t in words(text) if t not in _NUMBER_FILLER]
         if len(tokens) == 1 and tokens[0] in self._ordinals:
             return self._ordinals[tokens[0]]
@@ -279,6 +288,9 @@ class ActReader:
 
     def _unswap(self, text: str) -> str:
         """Undo one swap of neighbouring letters ("dnoe", "stcuk"): fuzzy ratios count it twice."""
+        if chinese.han_count(text):
+            # Chinese has no letters to swap, and its units must be cut from the whole run.
+            return text
         out = []
         vocabulary = self._analyzer.vocabulary
         for word in words(text):

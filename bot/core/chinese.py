@@ -48,9 +48,7 @@ VARIANT_WORDS: Final = (
 
 # Function characters: particles, pronouns and fillers that say nothing about the problem.
 # 不 and 没 are not here: "收不到" and "没了" are the problem.
-STOP_CHARS: Final = frozenset(
-    "的了吗呢吧啊呀哦嘛么我你您他她它们是就都也还又很太这那个请问一些把给"
-)
+STOP_CHARS: Final = frozenset("的了吗呢吧啊呀哦嘛么我他她它们是就都也还又很太这那个请问一些把给")
 
 # Helpdesk framing at the start of a forwarded note ("用户反馈: …", "转发: …").
 _PREFIX: Final = re.compile(

@@ -16,13 +16,12 @@ def step_text(problem: Problem, index: int) -> str:
 
 def client_step_text(problem: Problem) -> str:
     """The client half of a fix: the guide says to configure the email client too."""
-    clients = " or ".join(tip.client for tip in problem.client_tips)
-    # Not in the message catalog yet: the translators add it with the engine's new wording.
-    return (
+    clients = _(" or ").join(tip.client for tip in problem.client_tips)
+    return _(
         "Your email client needs the same care: configure both your email client and Alibaba "
         "Mail, so the client doesn't delete what it downloads. My guide has the exact setting "
-        f"for {clients}: pick your client below."
-    )
+        "for {clients}: pick your client below."
+    ).format(clients=clients)
 
 
 def step_details(problem: Problem, index: int) -> str | None:

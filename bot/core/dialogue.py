@@ -26,13 +26,14 @@ put aside: the next message is read as what it is, with an offer to continue.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from bot.core import compose, tickets
+from bot.core import chinese, compose, language, tickets
 from bot.core.acts import ACT_FLOOR, Act, ActReader, ActReading, act_reader
 from bot.core.events import ButtonPress, Command, Event, UserText
+from bot.core.i18n import IDENTITY, N_, Translator, _, speaking, translator_for
 from bot.core.knowledge import Faq, KnowledgeBase, Problem
 from bot.core.matching import CONCEPTS, Decision, Matcher, MatchResult
 from bot.core.replies import Action, Button, Reply
@@ -42,9 +43,10 @@ from bot.core.text import clean, words
 NONE_REPEAT_LIMIT = 2
 # An act read at least this surely is taken even when the words also describe a problem.
 SURE_ACT = 0.8
-UPSET_NOTE = "I'm sorry this is causing you trouble. Let's get it sorted."
+UPSET_NOTE = N_("I'm sorry this is causing you trouble. Let's get it sorted.")
 REPLY_PREFIX = "user (reply): "
 WHY = "why"  # marks "what went wrong?" after a 👎 in ``Session.asked``
+RATE_ASKED = "rate"  # marks "Was I helpful?" in ``Session.asked``
 # Backwards-compatible names for the triggers that are not buttons.
 TEXT = Action.TEXT
 START = Action.START
@@ -65,6 +67,8 @@ class Asked(StrEnum):
     SWITCH_STEP = "switch-step"
     SWITCH_CHECK = "switch-check"
     RESUME = "resume"
+    RATING = "rating"
+    REASON = "reason"
     HANDOFF = "handoff"
 
 
@@ -149,6 +153,18 @@ ACT_MEANING: dict[Asked, dict[Act, Action]] = {
         Act.NO: Action.CANCEL,
     },
     Asked.HANDOFF: {Act.CANCEL: Action.CANCEL},
+    # "What went wrong?": the answer is the reason, whatever it says, unless it asks for a
+    # person or to stop.
+    Asked.REASON: {Act.HUMAN: Action.HUMAN, Act.CANCEL: Action.CANCEL},
+    Asked.RATING: {
+        **_IDLE,
+        Act.YES: Action.RATE,
+        Act.THANKS: Action.RATE,
+        Act.WORKS: Action.RATE,
+        Act.DONE: Action.RATE,
+        Act.NO: Action.RATE,
+        Act.WRONG: Action.RATE,
+    },
 }
 # In a hand-off, words are for the people: only an unmistakable "stop" ends it.
 ACT_FLOOR_AT: dict[Asked, float] = {Asked.HANDOFF: 0.6}
@@ -201,6 +217,8 @@ class Turn:
     match: MatchResult | None = None
     reading: ActReading | None = None
     notes: tuple[Reply, ...] = field(default=())
+    # Every language the bot speaks (the /language choices).
+    languages: tuple[str, ...] = ("en",)
 
 
 Handler = Callable[[Turn, Session], Outcome]
@@ -220,10 +238,14 @@ def client_buttons(problem: Problem) -> tuple[Button, ...]:
         return ()
     return (
         *(
-            Button(label=f"I use {tip.client}", action=Action.CLIENT, arg=tip.client)
+            Button(
+                label=_("I use {client}").format(client=tip.client),
+                action=Action.CLIENT,
+                arg=tip.client,
+            )
             for tip in problem.client_tips
         ),
-        Button(label="Another client", action=Action.CLIENT),
+        Button(label=_("Another client"), action=Action.CLIENT),
     )
 
 
@@ -244,6 +266,10 @@ def asked(kb: KnowledgeBase, session: Session) -> Asked:
         return Asked.CHECK
     if session.resume:
         return Asked.RESUME
+    if (session.asked or "").startswith(RATE_ASKED):
+        return Asked.RATING
+    if (session.asked or "").startswith(WHY):
+        return Asked.REASON
     if kb.faq(session.topic or "") is not None:
         return Asked.FAQ
     return Asked.NOTHING
@@ -288,10 +314,14 @@ def _place(kb: KnowledgeBase, session: Session) -> str:
     if problem is None:
         return ""
     if session.state is State.VERIFY:
-        where = f"check {session.step + 1} of {len(problem.verification)}"
+        where = _("check {current} of {total}").format(
+            current=session.step + 1, total=len(problem.verification)
+        )
     else:
-        where = f"step {session.step + 1} of {step_count(problem)}"
-    return f"{where} of **{problem.title}**"
+        where = _("step {current} of {total}").format(
+            current=session.step + 1, total=step_count(problem)
+        )
+    return _("{where} of {title}").format(where=where, title=f"**{problem.title}**")
 
 
 def _sentence(text: str) -> str:
@@ -324,7 +354,8 @@ def topic_buttons(kb: KnowledgeBase) -> tuple[Button, ...]:
     return menu_buttons(kb)
 
 
-PERSON = Button(label="🙋 Talk to a person", action=Action.HUMAN)
+# Labels of shared buttons are translated when a turn ends (``Engine._finish``).
+PERSON = Button(label=N_("🙋 Talk to a person"), action=Action.HUMAN)
 
 
 def short_label(text: str, limit: int = 48) -> str:
@@ -340,30 +371,30 @@ def short_label(text: str, limit: int = 48) -> str:
 def guide_buttons(kb: KnowledgeBase, session: Session) -> tuple[Button, ...]:
     """Done / stuck / back for a step."""
     buttons = [
-        Button(label="✅ Done", action=Action.DONE),
-        Button(label="🤔 I'm stuck", action=Action.STUCK),
+        Button(label=_("✅ Done"), action=Action.DONE),
+        Button(label=_("🤔 I'm stuck"), action=Action.STUCK),
     ]
     if session.step > 0:
         buttons.append(BACK)
     return tuple(buttons)
 
 
-BACK = Button(label="⬅️ Back", action=Action.BACK)
+BACK = Button(label=N_("⬅️ Back"), action=Action.BACK)
 
 
 def check_buttons(problem: Problem, session: Session) -> tuple[Button, ...]:
     """Next check / it works / still broken / back; the first check offers the client tips."""
     if session.step < len(problem.verification) - 1:
         buttons: tuple[Button, ...] = (
-            Button(label="✅ Checked, next", action=Action.DONE),
-            Button(label="🎉 It works now", action=Action.YES),
-            Button(label="❌ Still broken", action=Action.NO),
+            Button(label=_("✅ Checked, next"), action=Action.DONE),
+            Button(label=_("🎉 It works now"), action=Action.YES),
+            Button(label=_("❌ Still broken"), action=Action.NO),
             BACK,
         )
     else:
         buttons = (
-            Button(label="🎉 Yes, it works", action=Action.YES),
-            Button(label="❌ No, still broken", action=Action.NO),
+            Button(label=_("🎉 Yes, it works"), action=Action.YES),
+            Button(label=_("❌ No, still broken"), action=Action.NO),
             BACK,
         )
     return buttons + (client_buttons(problem) if session.step == 0 else ())
@@ -385,11 +416,13 @@ def current_prompt(kb: KnowledgeBase, session: Session) -> Reply:
         return clarify_prompt(kb, session.candidates)
     if session.state is State.HANDOFF:
         return Reply(
-            text="You're talking to our support team. Write here and they'll answer. "
-            "Send /cancel to stop waiting."
+            text=_(
+                "You're talking to our support team. Write here and they'll answer. "
+                "Send /cancel to stop waiting."
+            )
         )
     return Reply(
-        text="Tell me in your own words what's wrong with your mail, or pick a topic:",
+        text=_("Tell me in your own words what's wrong with your mail, or pick a topic:"),
         buttons=menu_buttons(kb),
     )
 
@@ -400,11 +433,11 @@ def clarify_prompt(kb: KnowledgeBase, candidates: tuple[str, ...]) -> Reply:
         Button(label=short_label(kb.title_of(c), limit=60), action=Action.CHOOSE, arg=c)
         for c in candidates
     ]
-    buttons.append(Button(label="None of these", action=Action.NONE_OF_THESE))
+    buttons.append(Button(label=_("None of these"), action=Action.NONE_OF_THESE))
     if len(candidates) == 1:
-        text = "I think it's this one, but I'm not sure. Is it?"
+        text = _("I think it's this one, but I'm not sure. Is it?")
     else:
-        text = "Which of these is it? Press one or type its number."
+        text = _("Which of these is it? Press one or type its number.")
     return Reply(text=text, buttons=tuple(buttons))
 
 
@@ -457,13 +490,19 @@ def answer_faq(turn: Turn, session: Session, faq: Faq) -> Outcome:
     """The FAQ answer, with 'walk me through it' when it leads to a problem."""
     buttons = []
     if faq.problem:
-        buttons.append(Button(label="🧭 Walk me through it", action=Action.WALK, arg=faq.problem))
+        buttons.append(
+            Button(label=_("🧭 Walk me through it"), action=Action.WALK, arg=faq.problem)
+        )
     buttons.extend(
-        Button(label=f"See also: {turn.kb.title_of(p)}", action=Action.CHOOSE, arg=p)
+        Button(
+            label=_("See also: {title}").format(title=turn.kb.title_of(p)),
+            action=Action.CHOOSE,
+            arg=p,
+        )
         for p in faq.see_also
     )
-    buttons.append(Button(label="👍 That helped", action=Action.HELPED))
-    buttons.append(Button(label="Not my question", action=Action.NOT_MY_QUESTION))
+    buttons.append(Button(label=_("👍 That helped"), action=Action.HELPED))
+    buttons.append(Button(label=_("Not my question"), action=Action.NOT_MY_QUESTION))
     new = session.reset(keep=("tried", "resume"), topic=faq.id).remember(f"bot: faq {faq.id}")
     return _outcome(
         new,
@@ -504,12 +543,12 @@ def not_covered(turn: Turn, session: Session, result: MatchResult) -> Outcome:
     if group is not None and group.reply and misses < NONE_REPEAT_LIMIT:
         return _outcome(new, Reply(text=group.reply, buttons=menu), log=log)
     if misses >= NONE_REPEAT_LIMIT:
-        text = (
+        text = _(
             "I still couldn't match that to a problem in my guide, sorry. A person from the "
             "support team can help with questions I can't place."
         )
         return _outcome(new, Reply(text=text, buttons=menu), log=log)
-    text = (
+    text = _(
         "Sorry, I couldn't match that to a problem in my Alibaba Mail guide. Describe it in "
         "other words, pick one of these, or ask for a person:"
     )
@@ -525,8 +564,11 @@ def walk_through(turn: Turn, session: Session) -> Outcome:
     if turn.kb.problem(target) is None:
         return _outcome(
             session,
-            Reply(text="That answer has no step-by-step walkthrough. Pick a topic instead:"),
-            Reply(text="Here's what I can help with:", buttons=menu_buttons(turn.kb, person=True)),
+            Reply(text=_("That answer has no step-by-step walkthrough. Pick a topic instead:")),
+            Reply(
+                text=_("Here's what I can help with:"),
+                buttons=menu_buttons(turn.kb, person=True),
+            ),
         )
     return start_topic(replace(turn, arg=target), session)
 
@@ -539,16 +581,17 @@ def faq_helped(turn: Turn, session: Session) -> Outcome:
     if faq is not None and session.step == 0:
         log = (LogRecord(kind="dialogue.resolved", topic=turn.kb.topic_of(faq.id), detail="faq"),)
     new = session.advance(step=1, misses=0)
-    text = "Glad it helped! Message me any time you have another mail problem."
+    text = _("Glad it helped! Message me any time you have another mail problem.")
     if faq is not None and faq.problem:
-        text += " If you'd like the fix step by step, say **walk me through it**."
+        walk = _("If you'd like the fix step by step, say **walk me through it**.")
+        text = _sentences(text, walk)
     return _outcome(new, Reply(text=text), log=log)
 
 
 def not_my_question(turn: Turn, session: Session) -> Outcome:
     """The FAQ missed: ask for other words, offer the topics and a person."""
     new = session.reset(keep=("tried",), misses=session.misses + 1)
-    text = "Sorry about that. Tell me more in your own words, or pick one of these:"
+    text = _("Sorry about that. Tell me more in your own words, or pick one of these:")
     topic = turn.kb.topic_of(session.topic) if session.topic else None
     log = (
         LogRecord(kind="dialogue.not_my_question", topic=topic, detail=_question(turn, session)),
@@ -572,7 +615,7 @@ def menu_pick(turn: Turn, session: Session) -> Outcome:
     if not 0 <= index < len(menu):
         return _outcome(
             session,
-            Reply(text=f"Pick a number from 1 to {len(menu)}:", buttons=menu),
+            Reply(text=_("Pick a number from 1 to {last}:").format(last=len(menu)), buttons=menu),
         )
     button = menu[index]
     if button.action is Action.HUMAN:
@@ -585,7 +628,9 @@ def clarify_text(turn: Turn, session: Session) -> Outcome:
     result = turn.matcher.match(turn.text)
     if result.decision is Decision.NONE:
         # Not a new description either: keep the choices rather than lose the place.
-        note = Reply(text="Sorry, I didn't catch that. Pick one of these, or describe it again:")
+        note = Reply(
+            text=_("Sorry, I didn't catch that. Pick one of these, or describe it again:")
+        )
         return _outcome(session, note, current_prompt(turn.kb, session))
     return match_text(replace(turn, match=result), session)
 
@@ -600,7 +645,7 @@ def clarify_pick(turn: Turn, session: Session) -> Outcome:
         return start_topic(replace(turn, arg=session.candidates[number - 1]), session)
     return _outcome(
         session,
-        Reply(text=f"Pick a number from 1 to {count + 1}:"),
+        Reply(text=_("Pick a number from 1 to {last}:").format(last=count + 1)),
         current_prompt(turn.kb, session),
     )
 
@@ -611,7 +656,7 @@ def clarify_yes(turn: Turn, session: Session) -> Outcome:
         return start_topic(replace(turn, arg=session.candidates[0]), session)
     return _outcome(
         session,
-        Reply(text="Which one? Press its button or type its number."),
+        Reply(text=_("Which one? Press its button or type its number.")),
         current_prompt(turn.kb, session),
     )
 
@@ -619,7 +664,7 @@ def clarify_yes(turn: Turn, session: Session) -> Outcome:
 def clarify_none(turn: Turn, session: Session) -> Outcome:
     """None of the offered topics fits."""
     new = session.reset(keep=("tried",), misses=session.misses + 1)
-    text = (
+    text = _(
         "OK. Could you describe it in other words? Mention what you see and where "
         "(WebMail, Outlook, your phone...). Or talk to a person."
     )
@@ -636,11 +681,11 @@ def next_step(turn: Turn, session: Session) -> Outcome:
         new = session.advance(step=session.step + 1, offer=None)
         return _outcome(new, current_prompt(turn.kb, new))
     new = session.advance(state=State.VERIFY, step=0, offer=None)
-    text = "That was the last step in Alibaba Mail."
+    text = _("That was the last step in Alibaba Mail.")
     if problem.client_tips:
         # The guide's FAQ: configure both the email client and Alibaba Mail.
-        text += " " + compose.client_step_text(problem)
-    text += " Now let's check that it worked."
+        text = _sentences(text, compose.client_step_text(problem))
+    text = _sentences(text, _("Now let's check that it worked."))
     return _outcome(new, Reply(text=text), current_prompt(turn.kb, new))
 
 
@@ -657,7 +702,7 @@ def previous_step(turn: Turn, session: Session) -> Outcome:
         return _outcome(new, current_prompt(turn.kb, new))
     if session.step == 0:
         return _outcome(
-            session, Reply(text="This is the first step."), current_prompt(turn.kb, session)
+            session, Reply(text=_("This is the first step.")), current_prompt(turn.kb, session)
         )
     new = session.advance(step=session.step - 1, offer=None)
     return _outcome(new, current_prompt(turn.kb, new))
@@ -670,9 +715,9 @@ def show_step_details(turn: Turn, session: Session) -> Outcome:
         return cancel(turn, session)
     details = compose.step_details(problem, session.step)
     if details:
-        text = f"Here is exactly where to look:\n{details}"
+        text = _("Here is exactly where to look:") + f"\n{details}"
     else:
-        text = "My guide has no more detail for this step than what it says above."
+        text = _("My guide has no more detail for this step than what it says above.")
     new = session.advance(offer=None) if session.offer else session
     buttons = (*guide_buttons(turn.kb, new), PERSON)
     return _outcome(
@@ -694,14 +739,14 @@ def client_tip(turn: Turn, session: Session) -> Outcome:
         (t for t in problem.client_tips if t.client.casefold() == turn.arg.casefold()), None
     )
     if tip is not None:
-        text = f"In **{tip.client}**: {tip.tip}"
+        text = _("In {client}: {tip}").format(client=f"**{tip.client}**", tip=tip.tip)
     else:
         clients = ", ".join(t.client for t in problem.client_tips)
-        text = (
-            f"My guide only gives the exact setting for {clients}. In your client, look for "
+        text = _(
+            "My guide only gives the exact setting for {clients}. In your client, look for "
             "the option that keeps messages on the server after downloading them; your "
             "helpdesk can show you where it is."
-        )
+        ).format(clients=clients)
     new = session.advance(offer=None) if session.offer else session
     return _outcome(new, Reply(text=text), current_prompt(turn.kb, new))
 
@@ -716,7 +761,7 @@ def next_check(turn: Turn, session: Session) -> Outcome:
         return _outcome(new, current_prompt(turn.kb, new))
     return _outcome(
         session,
-        Reply(text="So, does it work now?", buttons=check_buttons(problem, session)),
+        Reply(text=_("So, does it work now?"), buttons=check_buttons(problem, session)),
     )
 
 
@@ -730,8 +775,10 @@ def stuck_on_check(turn: Turn, session: Session) -> Outcome:
     return _outcome(
         new,
         Reply(
-            text="No problem. Here's the check again; if it doesn't make sense for you, "
-            "a person can take over.",
+            text=_(
+                "No problem. Here's the check again; if it doesn't make sense for you, "
+                "a person can take over."
+            ),
         ),
         Reply(text=compose.check_text(problem, session.step), buttons=buttons),
     )
@@ -741,14 +788,15 @@ def resolved(turn: Turn, session: Session) -> Outcome:
     """It works: celebrate, ask for one-tap feedback, go idle."""
     topic = session.topic
     early = session.state is State.GUIDE
-    new = session.reset()
+    # "Was I helpful?" can be answered in words too ("yes, thanks", "not really").
+    new = session.reset(asked=f"{RATE_ASKED}:{topic or ''}")
     buttons = (
-        Button(label="👍 Helpful", action=Action.RATE, arg=f"up:{topic or ''}"),
-        Button(label="👎 Not helpful", action=Action.RATE, arg=f"down:{topic or ''}"),
+        Button(label=_("👍 Helpful"), action=Action.RATE, arg=f"up:{topic or ''}"),
+        Button(label=_("👎 Not helpful"), action=Action.RATE, arg=f"down:{topic or ''}"),
     )
     return _outcome(
         new,
-        Reply(text="🎉 Great, that's solved! Was I helpful?", buttons=buttons),
+        Reply(text=_("🎉 Great, that's solved! Was I helpful?"), buttons=buttons),
         log=(LogRecord(kind="dialogue.resolved", topic=topic, detail="early" if early else ""),),
     )
 
@@ -761,19 +809,19 @@ def not_resolved(turn: Turn, session: Session) -> Outcome:
     if related:
         nxt = related[0]
         new = session.reset(keep=("tried",), state=State.CLARIFY, candidates=(nxt,))
-        text = (
-            f"Sorry it's still not working. The same thing can also be caused by: "
-            f"**{turn.kb.title_of(nxt)}**. Shall we check that?"
-        )
+        text = _(
+            "Sorry it's still not working. The same thing can also be caused by: "
+            "{title}. Shall we check that?"
+        ).format(title=f"**{turn.kb.title_of(nxt)}**")
         buttons = (
-            Button(label="🔎 Yes, check that", action=Action.CHOOSE, arg=nxt),
-            Button(label="None of these", action=Action.NONE_OF_THESE),
+            Button(label=_("🔎 Yes, check that"), action=Action.CHOOSE, arg=nxt),
+            Button(label=_("None of these"), action=Action.NONE_OF_THESE),
             PERSON,
         )
         return _outcome(new, Reply(text=text, buttons=buttons), log=log)
     new = session.reset(keep=("tried", "topic"))
-    text = "Sorry that didn't fix it. A person from the support team can look into it with you."
-    buttons = (Button(label="Start over", action=Action.CANCEL), PERSON)
+    text = _("Sorry that didn't fix it. A person from the support team can look into it with you.")
+    buttons = (Button(label=_("Start over"), action=Action.CANCEL), PERSON)
     return _outcome(new, Reply(text=text, buttons=buttons), log=log)
 
 
@@ -783,27 +831,30 @@ def in_flow_text(turn: Turn, session: Session) -> Outcome:
     best = result.best
     if best is not None and best.topic != session.topic:
         new = session.advance(offer=best.id)
-        kind = "question" if turn.kb.faq(best.id) is not None else "problem"
+        title = turn.kb.title_of(best.id)
+        if turn.kb.faq(best.id) is not None:
+            different = _("That sounds like a different question: {title}")
+        else:
+            different = _("That sounds like a different problem: {title}")
         text = (
-            f"That sounds like a different {kind}: **{turn.kb.title_of(best.id)}** "
-            f"Switch to it? (We're at {_place(turn.kb, session)}.)"
+            different.format(title=f"**{_sentence(title)}**".replace(".**", "**."))
+            + " "
+            + _("Switch to it? (We're at {place}.)").format(place=_place(turn.kb, session))
         )
-        if not turn.kb.title_of(best.id).endswith("?"):
-            text = text.replace("** Switch", "**. Switch", 1)
         buttons = (
-            Button(label="🔀 Switch", action=Action.SWITCH, arg=best.id),
-            Button(label="↩️ Stay here", action=Action.STAY),
+            Button(label=_("🔀 Switch"), action=Action.SWITCH, arg=best.id),
+            Button(label=_("↩️ Stay here"), action=Action.STAY),
         )
         return _outcome(new, Reply(text=text, buttons=buttons))
     if best is not None:
-        note = "We're already working on that. Let's continue:"
+        note = _("We're already working on that. Let's continue:")
     elif session.state is State.VERIFY:
-        note = (
+        note = _(
             "Sorry, I didn't catch that. Reply **done** when you've checked, **yes** if it "
             "works, **no** if it's still broken, **back**, or ask for a person."
         )
     else:
-        note = (
+        note = _(
             "Sorry, I didn't catch that. Reply **done** when the step is done, **stuck** if "
             "you need more detail, **back**, or ask for a person."
         )
@@ -822,7 +873,7 @@ def switch_topic(turn: Turn, session: Session) -> Outcome:
 def stay(turn: Turn, session: Session) -> Outcome:
     """Decline the switch: carry on where we were."""
     new = session.advance(offer=None)
-    return _outcome(new, Reply(text="OK, let's carry on."), current_prompt(turn.kb, new))
+    return _outcome(new, Reply(text=_("OK, let's carry on.")), current_prompt(turn.kb, new))
 
 
 def start_handoff(turn: Turn, session: Session) -> Outcome:
@@ -834,21 +885,27 @@ def start_handoff(turn: Turn, session: Session) -> Outcome:
     place = _place(turn.kb, session) if session.state in (State.GUIDE, State.VERIFY) else ""
     if turn.settings.staff_available:
         new = session.reset(keep=("tried", "topic"), state=State.HANDOFF)
-        text = "I've asked a person from the support team to take over"
-        text += f" about {about}" if about else ""
+        if about:
+            text = _("I've asked a person from the support team to take over about {about}")
+        else:
+            text = _("I've asked a person from the support team to take over")
+        text = text.format(about=about)
         # A FAQ's title is a question: "about **Does it support IMAP?**" needs no full stop.
-        text += "" if text.rstrip("*”").endswith(("?", "!", ".")) else "."
-        text += (
-            " Write here anything they should know; they'll reply in this chat. "
-            "Send /cancel to stop waiting."
+        text += "" if text.rstrip("*”").endswith(("?", "!", ".", "\uff1f")) else _(".")
+        text = _sentences(
+            text,
+            _(
+                "Write here anything they should know; they'll reply in this chat. "
+                "Send /cancel to stop waiting."
+            ),
         )
     else:
         # Nobody would read a hand-off here: say where to go instead of waiting forever.
         new = session.reset(keep=("tried",))
-        text = (
-            "No support team is connected to this chat, sorry. "
-            + _fallback(turn, about)
-            + " Send /cancel to start over with me."
+        text = _sentences(
+            _("No support team is connected to this chat, sorry."),
+            _fallback(turn, about),
+            _("Send /cancel to start over with me."),
         )
     detail = " | ".join(
         filter(None, [topic or "", place.replace("**", ""), *session.transcript[-6:]])
@@ -859,16 +916,20 @@ def start_handoff(turn: Turn, session: Session) -> Outcome:
 
 def _fallback(turn: Turn, about: str) -> str:
     """Where to go instead of a person here, naming the user's problem."""
-    contact = turn.settings.fallback_contact or "your mail administrator or helpdesk"
-    about_it = f" about {about}" if about else ""
-    return f"Please contact {contact}{about_it} and tell them what you tried."
+    contact = turn.settings.fallback_contact or _("your mail administrator or helpdesk")
+    if about:
+        return _("Please contact {contact} about {about} and tell them what you tried.").format(
+            contact=contact, about=about
+        )
+    return _("Please contact {contact} and tell them what you tried.").format(contact=contact)
 
 
 def handoff_failed(turn: Turn, session: Session) -> Outcome:
     """The staff chat could not be reached: say so and where to go instead; back to the bot."""
     new = session.reset(keep=("tried",))
-    text = "Sorry, I couldn't reach the support team just now. " + _fallback(
-        turn, _what_user_came_with(turn.kb, session)
+    text = _sentences(
+        _("Sorry, I couldn't reach the support team just now."),
+        _fallback(turn, _what_user_came_with(turn.kb, session)),
     )
     return _outcome(
         new, Reply(text=text), log=(LogRecord(kind="handoff.failed", topic=session.topic),)
@@ -900,7 +961,7 @@ def cancel(turn: Turn, session: Session) -> Outcome:
     return _outcome(
         new,
         Reply(
-            text="OK, stopped. Tell me what's wrong any time, or pick a topic:",
+            text=_("OK, stopped. Tell me what's wrong any time, or pick a topic:"),
             buttons=menu_buttons(turn.kb),
         ),
         log=(LogRecord(kind="dialogue.cancelled", topic=session.topic),),
@@ -911,13 +972,13 @@ def show_topics(turn: Turn, session: Session) -> Outcome:
     """The menu of topics, the same numbers as every menu (no state change)."""
     return _outcome(
         session,
-        Reply(text="Here's what I can help with:", buttons=menu_buttons(turn.kb, person=True)),
+        Reply(text=_("Here's what I can help with:"), buttons=menu_buttons(turn.kb, person=True)),
     )
 
 
 def welcome(turn: Turn, session: Session) -> Outcome:
     """Greeting that says what the bot does; mid-walkthrough it shows where we are."""
-    text = (
+    text = _(
         "Hi! I'm the Alibaba Mail support bot. Tell me in your own words what's wrong "
         '("Outlook deleted my mail", "senders get bounce 552") and I\'ll walk you through '
         "the fix step by step. I can help with:"
@@ -926,19 +987,20 @@ def welcome(turn: Turn, session: Session) -> Outcome:
         return _outcome(session, Reply(text=text, buttons=menu_buttons(turn.kb)))
     return _outcome(
         session,
-        Reply(text="Hi again! We were in the middle of something:"),
+        Reply(text=_("Hi again! We were in the middle of something:")),
         current_prompt(turn.kb, session),
     )
 
 
 def show_help(turn: Turn, session: Session) -> Outcome:
     """How to talk to the bot (no state change)."""
-    text = (
+    text = _(
         "Describe your mail problem in your own words, or paste the error you got.\n"
         "During a walkthrough, press the buttons or just say it: **done**, **back**, "
         "**I'm stuck**, **it works**, **still broken**, **start over**.\n"
         "Type a number to pick from a list. /topics shows what I know, /human or "
-        "**talk to a person** asks for a person, /cancel starts over."
+        "**talk to a person** asks for a person, /cancel starts over, /language changes the "
+        "language."
     )
     return _outcome(session, Reply(text=text), current_prompt(turn.kb, session))
 
@@ -954,23 +1016,24 @@ def repeat_prompt(turn: Turn, session: Session) -> Outcome:
 
 def thanks(turn: Turn, session: Session) -> Outcome:
     """Thanks or a plain 'ok': you're welcome, and where we are if something is open."""
-    text = "You're welcome! If anything else goes wrong with your mail, just tell me what happens."
+    text = _(
+        "You're welcome! If anything else goes wrong with your mail, just tell me what happens."
+    )
     if session.state is State.IDLE:
         return _outcome(session, Reply(text=text))
-    return _outcome(session, Reply(text="You're welcome!"), current_prompt(turn.kb, session))
+    return _outcome(session, Reply(text=_("You're welcome!")), current_prompt(turn.kb, session))
 
 
 def goodbye(turn: Turn, session: Session) -> Outcome:
     """The user is leaving: say goodbye; an open walkthrough keeps its place."""
     if session.state in (State.GUIDE, State.VERIFY):
-        text = (
-            f"Bye for now! We were at {_place(turn.kb, session)}; when you're back, "
-            "just tell me how it went."
-        )
+        text = _(
+            "Bye for now! We were at {place}; when you're back, just tell me how it went."
+        ).format(place=_place(turn.kb, session))
         return _outcome(session, Reply(text=text))
     return _outcome(
         session,
-        Reply(text="Goodbye! Message me any time you have a problem with your mail."),
+        Reply(text=_("Goodbye! Message me any time you have a problem with your mail.")),
         log=(LogRecord(kind="dialogue.goodbye", topic=session.topic),),
     )
 
@@ -983,7 +1046,7 @@ def resume(turn: Turn, session: Session) -> Outcome:
     state, topic, step = parsed
     new = session.reset(keep=("tried",), state=state, topic=topic, step=step)
     return _outcome(
-        new, Reply(text="Welcome back! Here's where we were:"), current_prompt(turn.kb, new)
+        new, Reply(text=_("Welcome back! Here's where we were:")), current_prompt(turn.kb, new)
     )
 
 
@@ -995,16 +1058,18 @@ def record_feedback(turn: Turn, session: Session) -> Outcome:
         stars = rating[1]
         return _outcome(
             session.advance(),
-            Reply(text=f"Thank you! You rated our support team {stars} of 5."),
+            Reply(
+                text=_("Thank you! You rated our support team {stars} of 5.").format(stars=stars)
+            ),
             log=(LogRecord(kind="ticket.rated", detail=str(stars)),),
         )
-    value, _, topic = turn.arg.partition(":")
+    value, _sep, topic = turn.arg.partition(":")
     value = "up" if value == "up" else "down"
     log = (LogRecord(kind="dialogue.feedback", topic=topic or None, detail=value),)
     if value == "up":
-        return _outcome(session, Reply(text="Thanks for the feedback!"), log=log)
+        return _outcome(session, Reply(text=_("Thanks for the feedback!")), log=log)
     new = session.advance(asked=f"{WHY}:{topic}")
-    text = (
+    text = _(
         "Sorry it wasn't helpful. What went wrong? One line is enough; it goes to the people "
         "who improve me. (Or just carry on.)"
     )
@@ -1017,8 +1082,27 @@ def feedback_reason(turn: Turn, session: Session) -> Outcome:
     new = session.advance(asked=None)
     return _outcome(
         new,
-        Reply(text="Thank you, I've passed that on. Tell me any time if something else is wrong."),
+        Reply(
+            text=_("Thank you, I've passed that on. Tell me any time if something else is wrong.")
+        ),
         log=(LogRecord(kind="feedback.reason", topic=topic, detail=turn.text[:500]),),
+    )
+
+
+def choose_language(turn: Turn, session: Session) -> Outcome:
+    """/language: confirm the language just chosen, or offer the ones the bot speaks."""
+    chosen = language.choose(turn.arg) if turn.arg else None
+    if chosen is None or chosen != (session.language or turn.languages[0]):
+        buttons = tuple(
+            Button(label=language.NAMES.get(code, code), action=Action.LANGUAGE, arg=code)
+            for code in turn.languages
+        )
+        return _outcome(session, Reply(text=_("Which language should I use?"), buttons=buttons))
+    new = session.advance()
+    return _outcome(
+        new,
+        Reply(text=_("From now on I'll answer in this language.")),
+        current_prompt(turn.kb, new),
     )
 
 
@@ -1026,7 +1110,7 @@ def unknown_action(turn: Turn, session: Session) -> Outcome:
     """Nothing to do for this action here: change nothing, show where we are."""
     return _outcome(
         session,
-        Reply(text="That doesn't apply right now."),
+        Reply(text=_("That doesn't apply right now.")),
         current_prompt(turn.kb, session),
     )
 
@@ -1035,8 +1119,8 @@ def _parse_resume(kb: KnowledgeBase, ref: str | None) -> tuple[State, str, int] 
     """'guide:mailbox-full:1' -> (State.GUIDE, 'mailbox-full', 1), if it still fits the guide."""
     if not ref:
         return None
-    state_name, _, rest = ref.partition(":")
-    topic, _, step_text = rest.rpartition(":")
+    state_name, _sep, rest = ref.partition(":")
+    topic, _sep, step_text = rest.rpartition(":")
     problem = kb.problem(topic)
     if problem is None or not step_text.isdigit():
         return None
@@ -1119,6 +1203,7 @@ TRANSITIONS: dict[tuple[State, Action], Rule] = {
     **_every_state(Action.REPEAT, _rule(repeat_prompt, SAME)),
     **_every_state(Action.THANKS, _rule(thanks, SAME)),
     **_every_state(Action.GOODBYE, _rule(goodbye, SAME)),
+    **_every_state(Action.LANGUAGE, _rule(choose_language, SAME)),
 }
 
 COMMANDS = {
@@ -1127,6 +1212,7 @@ COMMANDS = {
     "topics": Action.TOPICS,
     "cancel": Action.CANCEL,
     "human": Action.HUMAN,
+    "language": Action.LANGUAGE,
     # Sent by the channel, never typed: staff closed the ticket; the staff chat is unreachable.
     "closed": Action.CLOSED,
     "unreachable": Action.UNREACHABLE,
@@ -1143,31 +1229,82 @@ class Engine:
         settings: DialogueSettings | None = None,
         *,
         acts: ActReader | None = None,
+        translators: Mapping[str, Translator] | None = None,
     ) -> None:
         self.kb = kb
         self.matcher = matcher
         self.settings = settings or DialogueSettings()
         self.acts = acts or act_reader(kb.dialogue, descriptions(kb))
+        # One gettext translator per language the bot speaks besides English (bot.locale).
+        self.translators: Mapping[str, Translator] = translators or {}
 
     def new_session(self, chat_id: str, *, now: float) -> Session:
         """A fresh idle session for a chat."""
         return Session(chat_id=chat_id, updated_at=now)
 
     def handle(self, session: Session, event: Event, *, now: float) -> Outcome:
-        """React to one event; never raises for anything a user can send."""
-        turn = Turn(kb=self.kb, matcher=self.matcher, settings=self.settings, now=now)
+        """React to one event in the user's language; never raises for anything a user sends."""
+        session = self._language(session, event)
+        with speaking(self.translator(session.language)):
+            return self._handle(session, event, now=now)
+
+    def translator(self, language: str | None) -> Translator:
+        """The gettext translator for a language (English: the identity)."""
+        if language is None or language == self.kb.language:
+            return IDENTITY
+        return translator_for(self.translators, language)
+
+    def _language(self, session: Session, event: Event) -> Session:
+        """The language to answer in: what the message is written in, else what it was.
+
+        A session starts from the channel's hint (Telegram's ``language_code``); ``/language``
+        sets it outright. Only languages the knowledge is translated to count.
+        """
+        spoken = set(self.kb.languages)
+        wanted: str | None = None
+        if isinstance(event, UserText):
+            wanted = language.detect(event.text)
+        elif isinstance(event, Command) and COMMANDS.get(event.name.lower()) is Action.LANGUAGE:
+            wanted = language.choose(event.arg) if event.arg else None
+        elif (
+            isinstance(event, ButtonPress)
+            and event.action is Action.LANGUAGE
+            and event.version == session.version
+        ):
+            wanted = language.choose(event.arg)
+        if wanted is None and session.language is None:
+            wanted = event.language_hint
+        current = session.language or self.kb.language
+        if wanted is None or wanted not in spoken or wanted == current:
+            return session
+        return replace(session, language=wanted)
+
+    def _handle(self, session: Session, event: Event, *, now: float) -> Outcome:
+        kb = self.kb.in_language(session.language or self.kb.language)
+        turn = Turn(
+            kb=kb,
+            matcher=self.matcher,
+            settings=self.settings,
+            now=now,
+            languages=self.kb.languages,
+        )
         if self._expired(session, now):
-            session, note = self._put_aside(session)
+            session, note = self._put_aside(session, kb)
             turn = replace(turn, notes=(note,))
             if isinstance(event, ButtonPress):
-                outcome = _outcome(session, note, current_prompt(self.kb, session))
-                return self._finish(self._offer_resume(outcome), now)
+                outcome = _outcome(session, note, current_prompt(kb, session))
+                return self._finish(self._offer_resume(outcome, kb), now)
         asked_before = session.asked
+        action, turn, session = self._read(event, turn, session)
         if asked_before is not None:
             # The question is answered by the very next message, or dropped.
             session = replace(session, asked=None)
-        action, turn, session = self._read(event, turn, session)
-        if asked_before and action is Action.TEXT and session.state is State.IDLE:
+        if (
+            asked_before
+            and asked_before.startswith(WHY)
+            and action is Action.TEXT
+            and session.state is State.IDLE
+        ):
             # The answer to a question the bot just asked ("what went wrong?"), not a new topic.
             outcome = feedback_reason(turn, replace(session, asked=asked_before))
             return self._finish(_with_notes(turn, outcome), now)
@@ -1176,8 +1313,8 @@ class Engine:
                 _outcome(
                     session,
                     *turn.notes,
-                    Reply(text="That button is from an earlier message; here's where we are:"),
-                    current_prompt(self.kb, session),
+                    Reply(text=_("That button is from an earlier message; here's where we are:")),
+                    current_prompt(kb, session),
                 ),
                 now,
             )
@@ -1189,9 +1326,9 @@ class Engine:
             and action in (Action.TEXT, Action.HUMAN, Action.STUCK, Action.NO)
             and self.acts.is_upset(turn.text)
         ):
-            outcome = replace(outcome, replies=(Reply(text=UPSET_NOTE), *outcome.replies))
+            outcome = replace(outcome, replies=(Reply(text=_(UPSET_NOTE)), *outcome.replies))
         outcome = _with_notes(turn, outcome)
-        return self._finish(self._offer_resume(outcome), now)
+        return self._finish(self._offer_resume(outcome, kb), now)
 
     # -- reading events -----------------------------------------------------------------------
 
@@ -1204,6 +1341,8 @@ class Engine:
             return event.action, replace(turn, arg=event.arg), session
         if isinstance(event, Command):
             action = COMMANDS.get(event.name.lower().lstrip("/"), Action.HELP)
+            if action is Action.LANGUAGE:
+                return action, replace(turn, arg=event.arg), session
             return action, replace(turn, arg=event.arg), session
         text = clean(event.text if isinstance(event, UserText) else "")
         turn = replace(turn, text=text)
@@ -1216,16 +1355,16 @@ class Engine:
 
     def _read_text(self, text: str, turn: Turn, session: Session) -> tuple[Action, Turn]:
         """What typed text is where the conversation stands: an act's action, or TEXT."""
-        where = asked(self.kb, session)
-        client = self._client_named(session, text)
+        where = asked(turn.kb, session)
+        client = self._client_named(turn.kb, session, text)
         if client is not None:
             return Action.CLIENT, replace(turn, arg=client)
         meanings = ACT_MEANING[where]
         reading = self.acts.read(
             text,
             allowed=frozenset(meanings),
-            items=shown_items(self.kb, session),
-            context=shown_text(self.kb, session),
+            items=shown_items(turn.kb, session),
+            context=shown_text(turn.kb, session),
             floor=ACT_FLOOR_AT.get(where, ACT_FLOOR),
         )
         turn = replace(turn, reading=reading)
@@ -1252,7 +1391,7 @@ class Engine:
         if (
             session.state in (State.GUIDE, State.VERIFY)
             and reading.score < SURE_ACT
-            and len(words(text)) > 2
+            and _word_count(text) > 2
         ):
             # A real description of another documented problem still gets the switch offer.
             result = self.matcher.match(text)
@@ -1260,11 +1399,14 @@ class Engine:
                 return Action.TEXT, replace(turn, match=result)
         if reading.number is not None:
             turn = replace(turn, arg=str(reading.number))
+        if action is Action.RATE:
+            value = "down" if reading.act in (Act.NO, Act.WRONG) else "up"
+            turn = replace(turn, arg=f"{value}:{(session.asked or '').partition(':')[2]}")
         return action, turn
 
-    def _client_named(self, session: Session, text: str) -> str | None:
+    def _client_named(self, kb: KnowledgeBase, session: Session, text: str) -> str | None:
         """Right after the client question, the client a short message names ('' for others)."""
-        problem = self.kb.problem(session.topic or "")
+        problem = kb.problem(session.topic or "")
         if session.state is not State.VERIFY or problem is None or not problem.client_tips:
             return None
         said = set(words(text))
@@ -1286,31 +1428,33 @@ class Engine:
             and now - session.updated_at > self.settings.timeout_seconds
         )
 
-    def _put_aside(self, session: Session) -> tuple[Session, Reply]:
+    def _put_aside(self, session: Session, kb: KnowledgeBase) -> tuple[Session, Reply]:
         """After the timeout: back to idle, keeping the walkthrough's place to offer it back."""
         ref = None
         if session.state in (State.GUIDE, State.VERIFY) and session.topic:
             ref = f"{session.state.value}:{session.topic}:{session.step}"
         fresh = session.reset(resume=ref)
         if ref is None:
-            return fresh, Reply(text="It's been a while, so I've started over.")
+            return fresh, Reply(text=_("It's been a while, so I've started over."))
         return fresh, Reply(
-            text=f"Welcome back! It's been a while; we were at {_place(self.kb, session)}."
+            text=_("Welcome back! It's been a while; we were at {place}.").format(
+                place=_place(kb, session)
+            )
         )
 
-    def _offer_resume(self, outcome: Outcome) -> Outcome:
+    def _offer_resume(self, outcome: Outcome, kb: KnowledgeBase) -> Outcome:
         """Keep offering to continue while the put-aside walkthrough is still open."""
         session = outcome.session
         if not session.resume:
             return outcome
         if session.state not in (State.IDLE, State.CLARIFY):
             return replace(outcome, session=replace(session, resume=None))
-        parsed = _parse_resume(self.kb, session.resume)
+        parsed = _parse_resume(kb, session.resume)
         if parsed is None:
             return replace(outcome, session=replace(session, resume=None))
         offer = Reply(
-            text="Say **continue** to pick up where we left off.",
-            buttons=(Button(label="↩️ Continue where we left off", action=Action.RESUME),),
+            text=_("Say **continue** to pick up where we left off."),
+            buttons=(Button(label=_("↩️ Continue where we left off"), action=Action.RESUME),),
         )
         return replace(outcome, replies=(*outcome.replies, offer))
 
@@ -1319,7 +1463,12 @@ class Engine:
         session = outcome.session
         if not outcome.replies and outcome.session.state is not State.HANDOFF:
             outcome = replace(outcome, replies=(Reply(text="…"),))
-        return replace(outcome, session=replace(session, updated_at=now))
+        # Shared buttons (PERSON, BACK) carry N_-marked labels: say them in this turn's language.
+        replies = tuple(
+            replace(r, buttons=tuple(replace(b, label=_(b.label)) for b in r.buttons))
+            for r in outcome.replies
+        )
+        return replace(outcome, replies=replies, session=replace(session, updated_at=now))
 
 
 # Words that name an email client the guide has no tip for ("thunderbird", "my phone").
@@ -1334,9 +1483,34 @@ def descriptions(kb: KnowledgeBase) -> tuple[str, ...]:
     Out-of-scope examples of three words or fewer are left out: small talk ("thanks", "ok")
     lives there too, and those are acts.
     """
-    documented = [e for entry in (*kb.problems, *kb.faqs) for e in entry.examples]
-    other = [e for group in kb.out_of_scope for e in group.examples if len(words(e)) > 3]
+    bases = (kb, *kb.translations.values())
+    documented = [e for b in bases for entry in (*b.problems, *b.faqs) for e in entry.examples]
+    other = [e for b in bases for group in b.out_of_scope for e in group.examples if _long(e)]
     return (*documented, *other)
+
+
+def _sentences(*parts: str) -> str:
+    """Sentences one after another: a space after English ones, none after Chinese ones."""
+    out = ""
+    for part in parts:
+        if out and not out.endswith(("\u3002", "\uff01", "\uff1f", "\uff09")):
+            out += " "
+        out += part
+    return out
+
+
+def _word_count(text: str) -> int:
+    """Words in a message; Chinese counts about two characters a word (it has no spaces)."""
+    if language.detect(text) == "zh":
+        return chinese.han_count(text) // 2 + len(re.findall(r"[A-Za-z0-9]+", text))
+    return len(words(text))
+
+
+def _long(example: str) -> bool:
+    """More than three words (Chinese: more than four characters)."""
+    if language.detect(example) == "zh":
+        return len(clean(example)) > 4
+    return len(words(example)) > 3
 
 
 def transition_table() -> str:

@@ -12,6 +12,8 @@ class UserText:
     """Free text the user typed (or a caption)."""
 
     text: str
+    # The channel's guess at the user's language (Telegram's language_code), for a new session.
+    language_hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,6 +23,7 @@ class ButtonPress:
     action: Action
     version: int
     arg: str = ""
+    language_hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +32,7 @@ class Command:
 
     name: str
     arg: str = ""
+    language_hint: str | None = None
 
 
 Event = UserText | ButtonPress | Command

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EPOCHS = 200
-LEARNING_RATE = 0.1
+EPOCHS = 100
+LEARNING_RATE = 0.2
 BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8
 
 

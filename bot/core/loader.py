@@ -177,7 +177,7 @@ def load_knowledge(directory: Path) -> KnowledgeBase:
     """Load and validate every ``*.yaml``/``*.yml`` file in ``directory`` into one base.
 
     Files named ``<guide>.<lang>.yaml`` are translations (``bot.core.translations``), applied
-    to the base once it is valid.
+    to the base once it is valid; a dialogue file keeps its own schema whatever its name.
     """
     from bot.core import translations  # imports this module: a top-level import would cycle
 
@@ -185,14 +185,17 @@ def load_knowledge(directory: Path) -> KnowledgeBase:
     parsed = _Parsed()
     walkers: list[translations.OverlayWalker] = []
     for path in paths:
+        walker = None
         if translations.OVERLAY_NAME.fullmatch(path.name) and not _DIALOGUE_NAME.fullmatch(
             path.name
         ):
             walker = translations.OverlayWalker(str(path))
-            parsed.errors.extend(_read_and_parse(path, walker=walker).errors)
+        result = _read_and_parse(path, walker=walker)
+        if walker is not None and walker.is_overlay:
+            parsed.errors.extend(result.errors)
             walkers.append(walker)
         else:
-            parsed.extend(_read_and_parse(path))
+            parsed.extend(result)
     _cross_check(parsed)
     files = [str(path) for path in paths]
     kb = _finish(parsed, files=files)

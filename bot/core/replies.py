@@ -37,6 +37,7 @@ class Action(StrEnum):
     GOODBYE = "bye"
     START = "start"
     HELP = "help"
+    LANGUAGE = "lang"
     # Free text that is no act where it was typed: a description to match.
     TEXT = "text"
     # Sent by the channel: staff closed the hand-off; the staff chat could not be reached.

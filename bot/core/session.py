@@ -41,6 +41,8 @@ class Session:
     version: int = 0
     updated_at: float = 0.0
     transcript: tuple[str, ...] = ()
+    # The language the bot answers in ("en", "zh"); None until a message or the channel says.
+    language: str | None = None
     # Opaque to the core: the channel's handle on the message that shows the current buttons,
     # so it can remove them when the conversation moves on.
     prompt_ref: str | None = None
@@ -98,6 +100,7 @@ def session_to_json(session: Session) -> str:
             "transcript": list(session.transcript),
             "prompt_ref": session.prompt_ref,
             "asked": session.asked,
+            "language": session.language,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -133,6 +136,7 @@ def session_from_json(raw: str | bytes) -> Session:
             transcript=tuple(data.get("transcript", ())),
             prompt_ref=data.get("prompt_ref"),
             asked=data.get("asked"),
+            language=data.get("language"),
         )
     except (KeyError, ValueError, TypeError) as err:
         raise StoreError(f"stored session is malformed: {err!r}") from err

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from bot.core import language
+from bot.core.i18n import _
 from bot.core.replies import Action, Button
 from bot.errors import StoreError
 
@@ -237,6 +239,7 @@ def opening_text(ticket: Ticket, *, topic_title: str | None) -> str:
     )
     lines = [
         f"🎫 **Ticket {ticket.number}** from {ticket.user}",
+        *language_line(ticket),
         f"Topic tried: {topic_title or 'no topic yet'}"
         + (f" ({ticket.place})" if ticket.place else ""),
     ]
@@ -244,6 +247,14 @@ def opening_text(ticket: Ticket, *, topic_title: str | None) -> str:
         lines += ["Transcript:", *ticket.transcript]
     lines += ["", how]
     return "\n".join(lines)
+
+
+def language_line(ticket: Ticket) -> list[str]:
+    """The user's language, marked when it is not the staff's English."""
+    if ticket.language == "en":
+        return []
+    name = language.NAMES.get(ticket.language, ticket.language)
+    return [f"🌐 Language: {name} ({ticket.language})"]
 
 
 def topic_name(ticket: Ticket, *, topic_title: str | None) -> str:
@@ -284,8 +295,8 @@ def closed_notice(ticket: Ticket) -> str:
 
 
 def closed_for_user() -> str:
-    """Told to the user when staff close the ticket, with the rating buttons."""
-    return (
+    """Told to the user (in their language) when staff close the ticket, with rating buttons."""
+    return _(
         "The support team has closed this conversation. How would you rate their help? "
         "(1 to 5 stars)"
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
 
-from yaml.nodes import Node, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from bot.core import fidelity
 from bot.core.knowledge import ClientTip, Faq, KnowledgeBase, OutOfScope, Problem
@@ -56,6 +56,8 @@ FAQ_FIELDS: Final = ("id", "question", "answer", "keywords", "examples")
 FAQ_REQUIRED: Final = ("id", "question", "answer", "examples")
 OUT_OF_SCOPE_FIELDS: Final = ("id", "reply", "examples")
 OUT_OF_SCOPE_REQUIRED: Final = ("id", "examples")
+# A dialogue file (knowledge/dialogue*.yaml) is told apart by this top-level key.
+DIALOGUE_KEY: Final = "acts"
 LIST_FIELDS: Final = ("symptoms", "steps", "verification", "notes", "client_tips")
 
 
@@ -101,8 +103,15 @@ class OverlayWalker(_Walker):
     def __init__(self, filename: str) -> None:
         super().__init__(filename)
         self.overlay = Overlay(filename=filename)
+        self.is_overlay = True
 
     def document(self, node: Node) -> None:
+        if isinstance(node, MappingNode) and DIALOGUE_KEY in {k.value for k, _ in node.value}:
+            # "dialogue.zh.yaml" is named like a translation but is a dialogue file: its acts
+            # are read by the loader's own schema, every language in one pool.
+            self.is_overlay = False
+            super().document(node)
+            return
         top = self.mapping(node, "the top level")
         if top is None:
             return

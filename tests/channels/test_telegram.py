@@ -106,6 +106,7 @@ async def test_commands_are_registered_with_set_my_commands_at_start(
         "help",
         "cancel",
         "human",
+        "language",
         "forget",
     ]
 

@@ -339,6 +339,12 @@ EXPECTED: dict[tuple[State, str], Row] = {
     (State.IDLE, Action.GOODBYE): Row(
         event=UserText(text="thanks, bye"), goes_to=State.IDLE, says="Goodbye"
     ),
+    **{
+        (state, Action.LANGUAGE): Row(
+            event=Command(name="language", arg="english"), goes_to=state, says="From now on"
+        )
+        for state in State
+    },
     (State.HANDOFF, CLOSED): Row(
         event=Command(name="closed", arg="7"), goes_to=State.IDLE, says="How would you rate"
     ),

@@ -33,6 +33,7 @@ from bot.core.dialogue import DialogueSettings, Engine, descriptions
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Matcher
 from bot.core.session import Session, State
+from bot.locale import load_translators
 from bot.store.memory import MemoryStore
 
 HERE = Path(__file__).parent
@@ -114,7 +115,13 @@ def engines(kb: KnowledgeBase, matcher: Matcher) -> dict[bool, Engine]:
     """Engines with and without a support team, sharing one recording act reader."""
     acts = cast("ActReader", RecordingActs(act_reader(kb.dialogue, descriptions(kb))))
     return {
-        staff: Engine(kb, matcher, DialogueSettings(staff_available=staff), acts=acts)
+        staff: Engine(
+            kb,
+            matcher,
+            DialogueSettings(staff_available=staff),
+            acts=acts,
+            translators=load_translators(),
+        )
         for staff in (False, True)
     }
 

@@ -11,10 +11,31 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import main
+from bot import cli
+from bot.cli import Core, build_core, main
+from bot.config import Settings
 from bot.reports.records import Event
 from bot.store.sqlite import SqliteStore
 from tests.reports.conftest import END
+
+
+@pytest.fixture(scope="module")
+def core_once() -> dict[object, Core]:
+    """Cores built by these tests, by settings: the commands, not the build, are under test."""
+    return {}
+
+
+@pytest.fixture(autouse=True)
+def built_once(core_once: dict[object, Core], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build the core once per knowledge folder for every command of this module."""
+
+    def cached(settings: Settings, *, staff_available: bool = False) -> Core:
+        key = (settings.knowledge_dir, settings.match, staff_available)
+        if key not in core_once:
+            core_once[key] = build_core(settings, staff_available=staff_available)
+        return core_once[key]
+
+    monkeypatch.setattr(cli, "build_core", cached)
 
 
 @pytest.fixture

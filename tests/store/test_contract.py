@@ -44,6 +44,7 @@ def full_session(*, chat_id: str = "-100123", version: int = 7) -> Session:
         ),
         prompt_ref="4711",
         asked="why:mailbox-full",
+        language="zh",
     )
 
 

@@ -45,6 +45,7 @@ COMMANDS = (
     ("help", "How to talk to me"),
     ("cancel", "Stop and start over"),
     ("human", "Talk to a person"),
+    ("language", "English / 简体中文"),
     ("forget", "Delete everything stored about me"),
 )
 ADMIN_COMMANDS = ("stats", "inbox")

@@ -43,6 +43,7 @@ from bot.channels.telegram.keyboards import CARD, coalesce, keyboard, split_owne
 from bot.channels.telegram.keys import chat_of, session_key, thread_of
 from bot.channels.telegram.staff import ADMIN_COMMANDS, StaffMixin, masked_text
 from bot.config import Settings
+from bot.core import language
 from bot.core.callback import unpack
 from bot.core.dialogue import Engine, Outcome
 from bot.core.events import ButtonPress, Command, Event, UserText
@@ -128,7 +129,8 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         elif name == "forget" and update.effective_chat.type == ChatType.PRIVATE:
             await self._forget(update, context)
         else:
-            await self._converse(update, context, Command(name=name, arg=arg))
+            hint = _language_hint(update)
+            await self._converse(update, context, Command(name=name, arg=arg, language_hint=hint))
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Text or a caption: a description, an answer to a step, or a forwarded question."""
@@ -148,7 +150,9 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         elif message.forward_origin is not None:
             await self._case_card(message, context, text)
             return
-        await self._converse(update, context, UserText(text=text))
+        await self._converse(
+            update, context, UserText(text=text, language_hint=_language_hint(update))
+        )
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stickers, voice, photos without a caption: ask for words."""
@@ -450,3 +454,9 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         if not self.bot_username:
             return text
         return re.sub(rf"@{re.escape(self.bot_username)}\b", " ", text, flags=re.IGNORECASE)
+
+
+def _language_hint(update: Update) -> str | None:
+    """Telegram's language_code as a first guess at the user's language (a new session's)."""
+    user = update.effective_user
+    return language.from_telegram(user.language_code) if user is not None else None

@@ -10,7 +10,8 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.channels.render import render_parts
-from bot.core import compose
+from bot.core import compose, i18n, language
+from bot.core.dialogue import Engine
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Matcher
 
@@ -24,6 +25,7 @@ class InlineMixin:
 
     kb: KnowledgeBase
     matcher: Matcher
+    engine: Engine
 
     async def on_inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Inline mode: matching articles to send into any chat."""
@@ -36,18 +38,23 @@ class InlineMixin:
             ids = [c.id for c in result.candidates if c.score > 0][:INLINE_RESULTS]
         else:
             ids = list(self.kb.ids)[:INLINE_RESULTS]
-        articles = [
-            InlineQueryResultArticle(
-                id=entry_id[:64],
-                title=self.kb.title_of(entry_id)[:256],
-                description=compose.summary_of(self.kb, entry_id)[:256],
-                input_message_content=InputTextMessageContent(
-                    render_parts(compose.article_text(self.kb, entry_id))[0],
-                    parse_mode=ParseMode.HTML,
-                ),
-            )
-            for entry_id in ids
-        ]
+        # Articles in the language of the query ("@bot 邮箱满了"), else the user's app language.
+        wanted = language.detect(text) or language.from_telegram(query.from_user.language_code)
+        lang = wanted if wanted in self.kb.languages else self.kb.language
+        kb = self.kb.in_language(lang)
+        with i18n.speaking(self.engine.translator(lang)):
+            articles = [
+                InlineQueryResultArticle(
+                    id=entry_id[:64],
+                    title=kb.title_of(entry_id)[:256],
+                    description=compose.summary_of(kb, entry_id)[:256],
+                    input_message_content=InputTextMessageContent(
+                        render_parts(compose.article_text(kb, entry_id))[0],
+                        parse_mode=ParseMode.HTML,
+                    ),
+                )
+                for entry_id in ids
+            ]
         try:
             await self._with_retry(
                 lambda: query.answer(articles, cache_time=60, is_personal=False),

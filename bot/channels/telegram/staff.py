@@ -34,9 +34,9 @@ from bot.channels.telegram.delivery import _BotContext
 from bot.channels.telegram.keyboards import card_keyboard
 from bot.channels.telegram.keys import update_key
 from bot.config import Settings
-from bot.core import compose
+from bot.core import compose, i18n, language
 from bot.core import tickets as rules
-from bot.core.dialogue import Outcome
+from bot.core.dialogue import Engine, Outcome
 from bot.core.events import ButtonPress, Command, Event, UserText
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Decision, Matcher
@@ -71,6 +71,7 @@ class StaffMixin:
     settings: Settings
     kb: KnowledgeBase
     matcher: Matcher
+    engine: Engine
     store: AsyncStore
     helpdesk: Helpdesk
     clock: Callable[[], float]
@@ -94,13 +95,31 @@ class StaffMixin:
         """A forwarded question: the whole answer in one message, ready to copy."""
         result = self.matcher.match(text)
         origin = _origin_name(message)
-        body = compose.case_card(self.kb, result)
-        header = f"Forwarded from {origin}" if origin else "Forwarded message"
-        if not text.strip():
-            body = "The forwarded message has no text. Forward the user's words, not a file."
+        # The card speaks the staff member's language, whatever the forwarded message's.
+        reader = self._reader_language(message.from_user)
+        kb = self.kb.in_language(reader)
+        with i18n.speaking(self.engine.translator(reader)):
+            body = compose.case_card(kb, result)
+            if origin:
+                header = i18n._("Forwarded from {origin}").format(origin=origin)
+            else:
+                header = i18n._("Forwarded message")
+            written = language.detect(text)
+            if written is not None and written != reader:
+                name = language.NAMES.get(written, written)
+                header += "\n" + i18n._("The user writes in {language}.").format(language=name)
+            if not text.strip():
+                body = i18n._(
+                    "The forwarded message has no text. Forward the user's words, not a file."
+                )
         current = result.candidates[0].topic if result.decision is not Decision.NONE else None
-        markup = card_keyboard(self.kb, current)
+        markup = card_keyboard(kb, current)
         await self._send_card(context, message.chat.id, f"{header}\n{body}", markup)
+
+    def _reader_language(self, user: Any) -> str:
+        """The language a staff member reads: Telegram's language_code, when the bot speaks it."""
+        code = language.from_telegram(getattr(user, "language_code", None))
+        return code if code in self.kb.languages else self.kb.language
 
     async def _show_card(self, query: Any, entry_id: str) -> None:
         if self.kb.entry(entry_id) is None or query.message is None:
