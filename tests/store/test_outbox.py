@@ -158,7 +158,7 @@ async def test_a_row_from_a_newer_version_is_read_and_its_unknown_fields_ignored
     store: AsyncStore,
 ) -> None:
     newer = json.loads(session_to_json(session()))
-    newer |= {"schema": 2, "language": "zh", "ticket": {"number": 12}}
+    newer |= {"schema": 2, "reply_style": "terse", "ticket": {"number": 12}}
     await write_raw(store, KEY, json.dumps(newer))
 
     loaded = await store.load(KEY)
