@@ -4,15 +4,18 @@ replies. Every channel goes through it, so its guarantees are tested here once."
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
 from bot.conversation import CAS_ATTEMPTS, Conversation, Turn
 from bot.core.dialogue import Engine, Outcome
 from bot.core.events import Command, UserText
+from bot.core.replies import Reply
 from bot.core.session import Session, State
 from bot.errors import StoreError
 from bot.store.memory import MemoryStore
+from bot.store.outbox import ChatRecord, Outgoing, OutKind
 
 NOW = 1_000_000.0
 CHAT = "chat-1"
@@ -31,21 +34,23 @@ class LosingStore(MemoryStore):
         self.losses = losses
         self.puts = 0
 
-    def put(self, session: Session, *, expected_version: int | None) -> bool:
+    def save(self, record: ChatRecord, *, done: int | None = None) -> bool:
         """Lose the compare-and-set while losses remain, writing the rival's session instead."""
         self.puts += 1
         if self.losses > 0:
             self.losses -= 1
-            rival = (self.get(session.chat_id) or session).advance()
-            super().put(rival, expected_version=expected_version)
+            current = self.load(record.key)
+            assert record.session is not None
+            rival = (current.session or record.session).advance()
+            super().save(replace(current, session=rival))
             return False
-        return super().put(session, expected_version=expected_version)
+        return super().save(record, done=done)
 
 
 class BrokenStore(MemoryStore):
     """A store whose writes fail, as a full disk or a lost Redis connection would."""
 
-    def put(self, session: Session, *, expected_version: int | None) -> bool:
+    def save(self, record: ChatRecord, *, done: int | None = None) -> bool:
         """Always fail."""
         raise StoreError("disk full")
 
@@ -124,6 +129,73 @@ def test_the_update_id_is_kept_on_the_turn(engine: Engine) -> None:
     )
 
     assert turn.update_id == 4711
+
+
+def test_an_update_applied_before_changes_nothing_the_second_time(engine: Engine) -> None:
+    store = MemoryStore()
+    service = Conversation(engine, store)
+
+    async def twice() -> tuple[Turn, Turn]:
+        first = await service.handle(CHAT, UserText(text="552"), now=NOW, update_id=7)
+        again = await service.handle(CHAT, UserText(text="552"), now=NOW, update_id=7)
+        return first, again
+
+    first, again = asyncio.run(twice())
+
+    assert not first.duplicate
+    assert again.duplicate
+    assert again.replies == ()
+    assert store.get(CHAT) == first.session
+    assert store.event_counts()["dialogue.started"] == 1
+
+
+def test_rendered_replies_are_saved_with_the_session_in_one_write(engine: Engine) -> None:
+    store = MemoryStore()
+
+    def render(
+        before: Session, after: Session, replies: tuple[Reply, ...]
+    ) -> tuple[Session, tuple[Outgoing, ...]]:
+        return after, tuple(Outgoing(kind=OutKind.SEND, chat_id=1, text=r.text) for r in replies)
+
+    turn = asyncio.run(
+        Conversation(engine, store).handle(
+            CHAT, UserText(text="552"), now=NOW, update_id=8, render=render
+        )
+    )
+
+    record = store.load(CHAT)
+    assert record.session == turn.session
+    assert record.seen == (8,)
+    assert [o.text for o in record.outbox] == [r.text for r in turn.replies]
+    assert turn.owed == record.outbox
+
+
+def test_a_refused_event_changes_nothing(engine: Engine) -> None:
+    store = MemoryStore()
+
+    turn = asyncio.run(
+        Conversation(engine, store).handle(
+            CHAT, UserText(text="552"), now=NOW, update_id=9, accept=lambda session: False
+        )
+    )
+
+    assert turn.refused
+    assert store.get(CHAT) is None
+
+
+def test_an_unreadable_session_is_quarantined_and_the_user_told(engine: Engine) -> None:
+    store = MemoryStore()
+    store.write_raw(CHAT, "{not json")
+    notice = Reply(text="Starting fresh.")
+
+    turn = asyncio.run(
+        Conversation(engine, store).handle(CHAT, Command(name="start"), now=NOW, notice=notice)
+    )
+
+    assert turn.quarantined
+    assert turn.replies[0] == notice
+    assert [key for key, _, _ in store.quarantined] == [CHAT]
+    assert store.get(CHAT) == turn.session
 
 
 def test_secrets_typed_on_any_channel_are_masked_before_the_engine_and_the_store(

@@ -1,4 +1,4 @@
-"""Prometheus metrics, and the small HTTP server that serves them beside the health checks.
+"""Prometheus metrics: names, labels and their closed sets of values.
 
 Every label has a closed set of values (update kinds, decisions, knowledge topic ids, store
 operations...), each initialised to zero at start so dashboards and ``rate()`` work from the
@@ -8,18 +8,10 @@ first scrape. Names and labels are an external contract: the README lists them a
 
 from __future__ import annotations
 
-import inspect
-import logging
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from enum import StrEnum
-from functools import wraps
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -31,10 +23,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from bot.errors import StoreError
-from bot.ops.health import Health, HttpAnswer
-
-logger = logging.getLogger(__name__)
+from bot.ops.health import Health
 
 PREFIX = "alimail_bot"
 NO_TOPIC = "none"
@@ -311,142 +300,3 @@ class Metrics:
     def exposition(self) -> bytes:
         """The metrics page in Prometheus' text format."""
         return generate_latest(self.registry)
-
-
-def instrument_store(store: Any, metrics: Metrics | None, health: Health | None) -> Any:
-    """Wrap a session store so every call is timed, errors counted, and health told.
-
-    Works for synchronous and asynchronous stores alike: a method returning an awaitable is
-    timed until the awaitable completes.
-    """
-    return _InstrumentedStore(store, metrics, health)
-
-
-class _InstrumentedStore:
-    """A transparent proxy over a store (attributes other than methods pass through)."""
-
-    def __init__(self, store: Any, metrics: Metrics | None, health: Health | None) -> None:
-        self._store = store
-        self._metrics = metrics
-        self._health = health
-
-    def __getattr__(self, name: str) -> Any:
-        target = getattr(self._store, name)
-        if name.startswith("_") or not callable(target):
-            return target
-        operation = name if name in STORE_OPERATIONS else OTHER
-        # Closing succeeds on a dead server too: only real calls say the store is reachable.
-        reads = name not in ("close", "aclose")
-
-        @wraps(target)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                result = target(*args, **kwargs)
-            except Exception as err:
-                self._failed(operation, err)
-                raise
-            if inspect.isawaitable(result):
-                return self._finish_async(result, operation, started, reads=reads)
-            self._succeeded(operation, started, reads=reads)
-            return result
-
-        return call
-
-    async def _finish_async(
-        self, awaitable: Any, operation: str, started: float, *, reads: bool
-    ) -> Any:
-        try:
-            result = await awaitable
-        except Exception as err:
-            self._failed(operation, err)
-            raise
-        self._succeeded(operation, started, reads=reads)
-        return result
-
-    def _succeeded(self, operation: str, started: float, *, reads: bool) -> None:
-        if self._metrics is not None:
-            self._metrics.store_seconds.labels(operation=operation).observe(
-                time.perf_counter() - started
-            )
-        if self._health is not None and reads:
-            self._health.store_ok()
-
-    def _failed(self, operation: str, err: Exception) -> None:
-        if self._metrics is not None:
-            self._metrics.store_errors.labels(operation=operation).inc()
-        # A StoreError is the store saying it is unreachable; anything else is a bug in a call.
-        if self._health is not None and isinstance(err, StoreError):
-            self._health.store_failed(str(err))
-
-
-class OpsServer:
-    """``/metrics``, ``/healthz`` and ``/readyz`` over HTTP in a background thread; 404 elsewhere.
-
-    prometheus_client's own server answers the metrics page on every path, which hides a
-    wrong scrape path and leaves no room for health checks; this one serves exact paths only.
-    """
-
-    def __init__(
-        self, *, host: str, port: int, health: Health, metrics: Metrics | None = None
-    ) -> None:
-        self.health = health
-        self.metrics = metrics
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        """The port actually bound (useful when asked for port 0)."""
-        return int(self._server.server_address[1])
-
-    def answer(self, path: str) -> HttpAnswer:
-        """The answer to a GET of ``path`` (query string ignored)."""
-        path = path.split("?", 1)[0]
-        if path == "/metrics" and self.metrics is not None:
-            self.metrics.reflect(self.health)
-            return HttpAnswer(
-                status=200, content_type=CONTENT_TYPE_LATEST, body=self.metrics.exposition()
-            )
-        return self.health.answer(path) or HttpAnswer.not_found()
-
-    def start(self) -> None:
-        """Serve in a daemon thread until ``stop``."""
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="ops-http", daemon=True
-        )
-        self._thread.start()
-        host, port = self._server.server_address[:2]
-        logger.info(
-            "metrics and health checks on http://%s:%d (/metrics /healthz /readyz)", host, port
-        )
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def _handler_for(server: OpsServer) -> Callable[..., BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._reply(server.answer(self.path), body=True)
-
-        def do_HEAD(self) -> None:
-            self._reply(server.answer(self.path), body=False)
-
-        def _reply(self, answer: HttpAnswer, *, body: bool) -> None:
-            self.send_response(answer.status)
-            self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            if body:
-                self.wfile.write(answer.body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # Scrapes and probes every few seconds would drown the per-update lines.
-            logger.debug("ops http: %s", format % args)
-
-    return Handler

@@ -17,7 +17,9 @@ from bot.config import Settings
 from bot.ops.bot_api import ApiObserver, ObservedRequest
 from bot.ops.health import Health
 from bot.ops.logging import Pseudonyms
-from bot.ops.metrics import Metrics, OpsServer, instrument_store
+from bot.ops.metrics import Metrics
+from bot.ops.server import OpsServer
+from bot.ops.store import instrument_store
 from bot.ops.updates import UpdateObserver
 
 STORE_PROBE_CHAT = "readyz-probe"

@@ -232,9 +232,13 @@ class ThreadedStore:
 
 
 def as_async(store: SessionStore | AsyncStore) -> AsyncStore:
-    """The store as the event loop should use it: async stores as they are, others threaded."""
-    if isinstance(store, ThreadedStore):
-        return store
+    """The store as the event loop should use it: async stores as they are, others threaded.
+
+    An async store is recognised by the synchronous store it carries (``sync``), so a
+    transparent proxy around one (metrics) is recognised too.
+    """
+    if isinstance(store, ThreadedStore) or hasattr(store, "sync"):
+        return store  # type: ignore[return-value]
     return ThreadedStore(store)  # type: ignore[arg-type]
 
 

@@ -32,9 +32,10 @@ from bot.core.acts import Act, ActReader, ActReading, act_reader
 from bot.core.dialogue import DialogueSettings, Engine, descriptions
 from bot.core.knowledge import KnowledgeBase
 from bot.core.matching import Matcher
-from bot.core.session import Session, State
+from bot.core.session import State
 from bot.locale import load_translators
 from bot.store.memory import MemoryStore
+from bot.store.outbox import ChatRecord
 
 HERE = Path(__file__).parent
 FILES = sorted(HERE.glob("*.yaml"))
@@ -74,10 +75,11 @@ class RecordingActs:
 class RecordingStore(MemoryStore):
     """A memory store that notes every state it saves."""
 
-    def put(self, session: Session, *, expected_version: int | None) -> bool:
-        """Save as usual and remember the state."""
-        SEEN.states.add(session.state)
-        return super().put(session, expected_version=expected_version)
+    def save(self, record: ChatRecord, *, done: int | None = None) -> bool:
+        """Save as usual (the conversation service's write) and remember the state."""
+        if record.session is not None:
+            SEEN.states.add(record.session.state)
+        return super().save(record, done=done)
 
 
 class Clock:

@@ -11,7 +11,9 @@ import pytest
 
 from bot.errors import StoreError
 from bot.ops.health import Health, probe_http
-from bot.ops.metrics import Metrics, OpsServer, instrument_store
+from bot.ops.metrics import Metrics
+from bot.ops.server import OpsServer
+from bot.ops.store import instrument_store
 from bot.store.sqlite import SqliteStore
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.cli import main
 from bot.ops.health import Health
-from bot.ops.metrics import OpsServer
+from bot.ops.server import OpsServer
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.core.knowledge import KnowledgeBase
 from bot.errors import StoreError
-from bot.ops.metrics import COMMANDS, Decision, Metrics, UpdateKind, instrument_store
+from bot.ops.metrics import COMMANDS, Decision, Metrics, UpdateKind
+from bot.ops.store import instrument_store
 from tests.ops.conftest import README
 
 

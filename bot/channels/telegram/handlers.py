@@ -1,11 +1,12 @@
 """The Telegram channel: thin handlers around the core engine, with exactly-once effect.
 
-A conversation update (text, command, button press) is handled by ``_converse``: load the
-conversation's record, skip it if its ``update_id`` was applied already (a redelivery or a
-replay), run the engine, and save the new session, the update id and the rendered replies
-(the outbox) in one compare-and-set write; only then are the replies sent, each crossed off
-the outbox as it goes (``delivery``). A crash at any point loses nothing and skips nothing:
-the update is still in the inbox (not applied) or its replies are still owed (applied).
+A conversation update (text, command, button press) is handled by ``_converse`` through the
+conversation service (``bot.conversation``): load the conversation's record, skip it if its
+``update_id`` was applied already (a redelivery or a replay), run the engine, and save the new
+session, the update id and the rendered replies (the outbox) in one compare-and-set write;
+only then are the replies sent, each crossed off the outbox as it goes (``delivery``). A
+crash at any point loses nothing and skips nothing: the update is still in the inbox (not
+applied) or its replies are still owed (applied).
 
 A button press edits the pressed message into the next step (one call instead of a new
 message plus a keyboard removal). In groups each member has their own conversation
@@ -43,6 +44,7 @@ from bot.channels.telegram.keyboards import CARD, coalesce, keyboard, split_owne
 from bot.channels.telegram.keys import chat_of, session_key, thread_of
 from bot.channels.telegram.staff import ADMIN_COMMANDS, StaffMixin, masked_text
 from bot.config import Settings
+from bot.conversation import Conversation
 from bot.core import language
 from bot.core.callback import unpack
 from bot.core.dialogue import Engine, Outcome
@@ -112,6 +114,10 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             clock=clock,
         )
         self._staff_mode_known: StaffMode | None = None
+        # Load, apply once, save with the outbox, journal: the channel-neutral service.
+        self.conversation = Conversation(engine, store, journal=self._journal)
+        # Staff actions (``_apply``) are journalled by the staff code itself, once.
+        self._staff_conversation = Conversation(engine, store, journal=_journalled_elsewhere)
 
     # handlers ------------------------------------------------------------------------------
 
@@ -257,42 +263,39 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         owner = user.id if user is not None and key != str(chat.id) else None
         thread = thread_of(update.effective_message)
         bot = context.bot
-        for _attempt in range(CAS_ATTEMPTS):
-            record = await self.store.load(key)
-            if record.quarantined:
-                logger.warning(
-                    "conversation %s: stored session quarantined, starting fresh: %s",
-                    key,
-                    record.reason,
-                )
-            if update.update_id in record.seen:
-                # Applied before a crash, or a replayed update: send only what is still owed.
-                await self._finish(bot, record, query)
-                return
-            now = self.clock()
-            before = record.session or self.engine.new_session(key, now=now)
-            if isinstance(event, ButtonPress) and self._is_stale(event, before, pressed, owner):
-                await self._stale_press(bot, query, chat.id, pressed, before)
-                return
-            outcome = self.engine.handle(before, event, now=now)
-            replies = outcome.replies
-            if record.quarantined:
-                replies = (Reply(text=FRESH_START), *replies)
-            session, owed = self._plan(
-                before, outcome.session, replies, chat.id, thread, pressed=pressed, owner=owner
+
+        def render(
+            before: Session, after: Session, replies: tuple[Reply, ...]
+        ) -> tuple[Session, tuple[Outgoing, ...]]:
+            return self._plan(
+                before, after, replies, chat.id, thread, pressed=pressed, owner=owner
             )
-            saved = replace(
-                record, session=session, outbox=(*record.outbox, *owed), quarantined=False
-            ).applied(update.update_id)
-            if await self.store.save(saved, done=update.update_id, token=LEASE.get()):
-                break
-            logger.info("conversation %s changed under us; retrying", key)
-        else:
-            raise StoreError(f"could not save conversation {key} after {CAS_ATTEMPTS} attempts")
-        saved = replace(saved, revision=(record.revision or 0) + 1)
+
+        def fresh(session: Session) -> bool:
+            return not (
+                isinstance(event, ButtonPress) and self._is_stale(event, session, pressed, owner)
+            )
+
+        turn = await self.conversation.handle(
+            key,
+            event,
+            now=self.clock(),
+            update_id=update.update_id,
+            render=render,
+            accept=fresh,
+            notice=Reply(text=FRESH_START),
+        )
+        assert turn.record is not None
+        if turn.duplicate:
+            # Applied before a crash, or a replayed update: send only what is still owed.
+            await self._finish(bot, turn.record, query)
+            return
+        if turn.refused:
+            await self._stale_press(bot, query, chat.id, pressed, turn.before)
+            return
+        outcome, before, saved, owed = turn.outcome, turn.before, turn.record, turn.owed
         self._count(outcome)
         note_outcome(before.state.value, outcome.session.state.value, outcome.log)
-        await self._journal(key, before, outcome)
         # Tickets: open, relay, close. This may apply more to the session (and owe more).
         final = await self._helpdesk_turn(context, update, event, before, outcome)
         if final is not outcome:
@@ -380,31 +383,21 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
             await self._flush(bot, record)
 
     async def _apply(self, chat_id: str, event: Event) -> tuple[Outcome, Session]:
-        """Apply an event to a private chat's session outside its own updates (staff actions,
+        """Apply an event to a conversation outside its own updates (staff actions,
         hand-backs); its replies are owed in the outbox (``flush_owed`` sends them)."""
-        for _attempt in range(CAS_ATTEMPTS):
-            record = await self.store.load(chat_id)
-            now = self.clock()
-            session = record.session or self.engine.new_session(chat_id, now=now)
-            outcome = self.engine.handle(session, event, now=now)
-            if outcome.session == session and not outcome.replies:
-                self._count(outcome)
-                return outcome, session
-            after, owed = self._plan(
-                session,
-                outcome.session,
-                outcome.replies,
-                chat_of(chat_id),
-                None,
-                pressed=None,
-                owner=None,
+
+        def render(
+            before: Session, after: Session, replies: tuple[Reply, ...]
+        ) -> tuple[Session, tuple[Outgoing, ...]]:
+            return self._plan(
+                before, after, replies, chat_of(chat_id), None, pressed=None, owner=None
             )
-            changed = replace(record, session=after, outbox=(*record.outbox, *owed))
-            if await self.store.save(changed, token=LEASE.get()):
-                self._count(outcome)
-                return outcome, session
-            logger.info("chat %s changed under us; retrying", chat_id)
-        raise StoreError(f"could not save chat {chat_id} after {CAS_ATTEMPTS} attempts")
+
+        turn = await self._staff_conversation.handle(
+            chat_id, event, now=self.clock(), render=render
+        )
+        self._count(turn.outcome)
+        return turn.outcome, turn.before
 
     async def _superseded(self, key: str, dropped: tuple[Outgoing, ...]) -> ChatRecord:
         """The record as it is now, without the calls of an outcome that was replaced."""
@@ -460,3 +453,7 @@ def _language_hint(update: Update) -> str | None:
     """Telegram's language_code as a first guess at the user's language (a new session's)."""
     user = update.effective_user
     return language.from_telegram(user.language_code) if user is not None else None
+
+
+async def _journalled_elsewhere(key: str, before: Session, outcome: Outcome) -> None:
+    """A journal that writes nothing: the caller journals this turn itself."""
