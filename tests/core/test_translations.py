@@ -57,6 +57,13 @@ def test_every_topic_has_at_least_25_chinese_examples(kb: KnowledgeBase) -> None
     assert {entry: n for entry, n in counts.items() if n < 25} == {}
 
 
+def test_every_dialogue_act_has_at_least_25_chinese_examples(kb: KnowledgeBase) -> None:
+    counts = {a.act: len(a.examples) for a in kb.dialogue.acts if a.language == "zh"}
+    english = {a.act for a in kb.dialogue.acts if a.language == "en"}
+    assert set(counts) == english
+    assert {act: n for act, n in counts.items() if n < 25} == {}
+
+
 def test_the_shipped_knowledge_validates(knowledge_dir: Path) -> None:
     assert validate_knowledge(knowledge_dir) == []
 
