@@ -428,17 +428,25 @@ def current_prompt(kb: KnowledgeBase, session: Session) -> Reply:
 
 
 def clarify_prompt(kb: KnowledgeBase, candidates: tuple[str, ...]) -> Reply:
-    """'Which of these is it?' with one button per candidate and 'none of these'."""
+    """'Is this about X?' (yes / something else) for one candidate; else one button each."""
+    if len(candidates) == 1:
+        # One close guess is a yes/no question, so a typed "yes" or "no" reads naturally.
+        (only,) = candidates
+        return Reply(
+            text=_("Is this about {title}?").format(title=f"**{kb.title_of(only)}**"),
+            buttons=(
+                Button(label=_("Yes, that's it"), action=Action.CHOOSE, arg=only),
+                Button(label=_("Something else"), action=Action.NONE_OF_THESE),
+            ),
+        )
     buttons = [
         Button(label=short_label(kb.title_of(c), limit=60), action=Action.CHOOSE, arg=c)
         for c in candidates
     ]
     buttons.append(Button(label=_("None of these"), action=Action.NONE_OF_THESE))
-    if len(candidates) == 1:
-        text = _("I think it's this one, but I'm not sure. Is it?")
-    else:
-        text = _("Which of these is it? Press one or type its number.")
-    return Reply(text=text, buttons=tuple(buttons))
+    return Reply(
+        text=_("Which of these is it? Press one or type its number."), buttons=tuple(buttons)
+    )
 
 
 def _outcome(session: Session, *replies: Reply, log: tuple[LogRecord, ...] = ()) -> Outcome:

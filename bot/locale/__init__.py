@@ -6,9 +6,9 @@
 language. After changing a marked string in the code (``_("...")`` or ``N_("...")``, from
 ``bot.core.i18n``)::
 
-    pybabel extract -F bot/locale/babel.cfg -k N_ --no-location --sort-output --omit-header \\
-        -o bot/locale/messages.pot .
-    pybabel update -i bot/locale/messages.pot -d bot/locale --ignore-obsolete \\
+    pybabel extract -F bot/locale/babel.cfg -k N_ --no-location --sort-output \\
+        --omit-header -w 99 -o bot/locale/messages.pot .
+    pybabel update -w 99 -i bot/locale/messages.pot -d bot/locale --ignore-obsolete \\
         --ignore-pot-creation-date
     # translate the new entries in bot/locale/*/LC_MESSAGES/messages.po (no "fuzzy" left)
 
