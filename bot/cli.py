@@ -206,6 +206,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     core = build_core(settings, staff_available=settings.staff_chat is not None)
+    # Train the act reader now, not on the first user's message.
+    _ = core.engine.acts
     return run_telegram(core, settings)
 
 

@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 
 from bot.core import chinese, compose, language, tickets
 from bot.core.acts import ACT_FLOOR, Act, ActReader, ActReading, act_reader
@@ -1242,9 +1243,14 @@ class Engine:
         self.kb = kb
         self.matcher = matcher
         self.settings = settings or DialogueSettings()
-        self.acts = acts or act_reader(kb.dialogue, descriptions(kb))
+        self._given_acts = acts
         # One gettext translator per language the bot speaks besides English (bot.locale).
         self.translators: Mapping[str, Translator] = translators or {}
+
+    @cached_property
+    def acts(self) -> ActReader:
+        """The dialogue-act reader, trained on first use: eval and triage never need it."""
+        return self._given_acts or act_reader(self.kb.dialogue, descriptions(self.kb))
 
     def new_session(self, chat_id: str, *, now: float) -> Session:
         """A fresh idle session for a chat."""
