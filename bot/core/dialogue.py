@@ -328,7 +328,10 @@ def _place(kb: KnowledgeBase, session: Session) -> str:
 def _sentence(text: str) -> str:
     """Text that ends a sentence: a full stop only when it has no end mark already."""
     text = text.rstrip()
-    return text if text.endswith((".", "?", "!", "…", "**")) else text + "."
+    if text.endswith((".", "?", "!", "…", "**", "\u3002", "\uff1f", "\uff01")):
+        return text
+    # A Chinese title ends with a Chinese full stop, not an English one.
+    return text + ("\u3002" if chinese.han_count(text[-1]) else ".")
 
 
 # -- prompts (what the bot says at each place; used by several handlers) ---------------------
@@ -845,10 +848,12 @@ def in_flow_text(turn: Turn, session: Session) -> Outcome:
             different = _("That sounds like a different question: {title}")
         else:
             different = _("That sounds like a different problem: {title}")
-        text = (
-            different.format(title=f"**{_sentence(title)}**".replace(".**", "**."))
-            + " "
-            + _("Switch to it? (We're at {place}.)").format(place=_place(turn.kb, session))
+        bold = f"**{_sentence(title)}**"
+        for mark in (".", "\u3002", "?", "\uff1f"):
+            bold = bold.replace(f"{mark}**", f"**{mark}")
+        text = _sentences(
+            different.format(title=bold),
+            _("Switch to it? (We're at {place}.)").format(place=_place(turn.kb, session)),
         )
         buttons = (
             Button(label=_("🔀 Switch"), action=Action.SWITCH, arg=best.id),
