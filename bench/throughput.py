@@ -84,6 +84,11 @@ class RunResult:
     faults: int
     requests: int
     cpu: float | None  # seconds the bot process spent on the CPU while the users played
+    # Keyboard clean-ups yield to replies: how many were made after the last answer, how long
+    # after it the last one was made, and old keyboards still shown once the bot had stopped.
+    late_cleanups: int = 0
+    cleanup_tail: float = 0.0
+    old_keyboards: int = 0
 
     @property
     def updates_per_s(self) -> float:
@@ -289,9 +294,15 @@ def run_once(
             if spy is not None:
                 recorder.wait(timeout=60)  # py-spy writes its file when the bot exits
         requests = fake.requests()[mark:]
+        old_keyboards = sum(
+            max(0, sum(1 for m in fake.messages(p.chat_id) if m.buttons) - 1) for p in plans
+        )
+    end = started + seconds
+    late = [r.at for r in requests if r.method == "editMessageReplyMarkup" and r.at > end]
     # A reply is a new message or, for a button press, the pressed message edited into it.
     sends = [r.at for r in requests if r.method in ("sendMessage", "editMessageText") and r.ok]
-    limited = [r.at for r in requests if r.method in LIMITED and r.ok]
+    # Within the run: clean-ups made after the last answer are reported on their own.
+    limited = [r.at for r in requests if r.method in LIMITED and r.ok and r.at <= end]
     expected = sum(1 if mode == ECHO else n for p in plans for n in p.replies)
     return RunResult(
         name=name,
@@ -308,6 +319,9 @@ def run_once(
         faults=sum(1 for r in requests if not r.ok and r.method != "getUpdates"),
         requests=sum(1 for r in requests if r.method != "getUpdates"),
         cpu=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
+        late_cleanups=len(late),
+        cleanup_tail=max(late) - end if late else 0.0,
+        old_keyboards=old_keyboards,
     )
 
 
@@ -345,6 +359,9 @@ def describe(result: RunResult) -> str:
             f"refused requests {result.faults}",
             f"  bot process CPU      {_cpu_per_update(result)} per update, "
             f"{result.requests / result.updates:.2f} Bot API calls per update",
+            f"  keyboard clean-ups   {result.late_cleanups} made after the last answer "
+            f"(the last {result.cleanup_tail:.2f} s after it); old keyboards left at the end: "
+            f"{result.old_keyboards}",
         ]
     )
 

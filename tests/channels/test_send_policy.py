@@ -9,9 +9,16 @@ import httpx
 import pytest
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
-from bot.channels.telegram.delivery import MaybeDelivered, SendFailed, SendPolicy
+from bot.channels.telegram.delivery import (
+    MaybeDelivered,
+    SendFailed,
+    SendPolicy,
+    next_call,
+    tidy,
+)
 from bot.channels.telegram.keyboards import keyboard, split_owner
 from bot.core.replies import Action, Button
+from bot.store.outbox import Outgoing, OutKind
 
 pytestmark = pytest.mark.asyncio
 
@@ -101,3 +108,39 @@ async def test_a_group_keyboard_names_its_owner_and_a_private_one_does_not() -> 
     assert split_owner(str(group_data)) == (123456789, private_data)
     assert split_owner("o12|") == (12, "")
     assert split_owner("oops|v1:1:done:") == (None, "oops|v1:1:done:")
+
+
+# ---------------------------------------------------------------- clean-ups yield to replies
+
+
+def clear(message_id: int) -> Outgoing:
+    return Outgoing(kind=OutKind.CLEAR, chat_id=1, message_id=message_id)
+
+
+async def test_replies_go_before_clean_ups_and_the_outbox_is_tidied() -> None:
+    send = Outgoing(kind=OutKind.SEND, chat_id=1, text="next", prompt=True)
+    edit = Outgoing(kind=OutKind.EDIT, chat_id=1, text="step", message_id=7, prompt=True)
+    assert next_call((clear(5), send)) == 1
+    assert next_call((clear(5), clear(6))) == 0
+    # Two clean-ups of one message: one. The live keyboard (9): never removed.
+    assert tidy((clear(5), send, clear(5), clear(9)), "9") == (clear(5), send)
+    # A later edit of the message sets its keyboard: the earlier clean-up is dropped...
+    assert tidy((clear(7), edit), None) == (edit,)
+    # ...but a clean-up after the edit stays (the edited step was replaced in turn).
+    assert tidy((edit, clear(7)), None) == (edit, clear(7))
+
+
+async def test_the_policy_has_spare_capacity_only_while_nothing_is_sent() -> None:
+    policy = SendPolicy(backoff=0)
+    assert policy.spare
+    seen: list[bool] = []
+
+    async def reply() -> str:
+        seen.append(policy.spare)
+        return "sent"
+
+    assert await policy.call(reply, what="reply") == "sent"
+    assert await policy.call(reply, what="clean-up", cleanup=True) == "sent"
+    assert seen == [False, False]
+    assert policy.spare
+    await policy.wait_spare()  # returns at once

@@ -23,11 +23,13 @@ from bot.channels.telegram.delivery import OUTBOX_ATTEMPTS, SEND_ATTEMPTS
 from bot.channels.telegram.handlers import FRESH_START, NOT_YOUR_BUTTON, STORE_DOWN
 from bot.channels.telegram.runtime import SLOW_DOWN
 from bot.core.dialogue import Engine
+from bot.core.knowledge import KnowledgeBase
+from bot.core.matching import Matcher
 from bot.core.session import State, session_to_json
 from bot.store.memory import MemoryStore
 from bot.store.outbox import ChatRecord
 from bot.store.sqlite import SqliteStore
-from tests.helpers.bot_process import running_bot
+from tests.helpers.bot_process import Mirror, answering_example, play, running_bot, walkthrough
 from tests.helpers.fake_bot_api import BOT_USERNAME, FakeBotApi
 
 pytestmark = [pytest.mark.telegram, pytest.mark.asyncio]
@@ -52,6 +54,67 @@ async def eventually(check: Callable[[], bool], what: str, timeout: float = 10.0
 def first_line(text: str) -> str:
     """The first line of a message ("Step 2 of 3")."""
     return text.split("\n", 1)[0]
+
+
+# ------------------------------------------------------------------ keyboard clean-ups wait
+
+
+async def test_clean_ups_wait_for_spare_capacity_without_holding_replies_then_all_happen(
+    fake_bot_api: FakeBotApi, engine_without_staff: Engine
+) -> None:
+    held = asyncio.Event()
+    async with running_bot(fake_bot_api, engine_without_staff, rate_limit=True) as bot:
+        (first,) = await bot.say(USER, "my mailbox is full")
+        assert first.buttons
+        # Another chat's reply is on its way (held here): no capacity to spare for clean-ups.
+        busy = asyncio.create_task(bot.channel.policy.call(held.wait, what="a reply"))
+        await asyncio.sleep(0)
+        (second,) = await bot.say(USER, "done")
+        (third,) = await bot.say(USER, "done")  # not held behind the first clean-up
+        assert second.buttons
+        assert third.buttons
+        assert fake_bot_api.requests("editMessageReplyMarkup") == []
+        assert bot.session(USER).prompt_ref == str(third.message_id)  # type: ignore[union-attr]
+
+        held.set()
+        await busy
+        # Now idle: every old keyboard is removed, each once, and the live one stays.
+        await fake_bot_api.wait_for_async(
+            lambda: len(fake_bot_api.requests("editMessageReplyMarkup")) == 2,
+            description="the two clean-ups",
+        )
+        await eventually(lambda: bot.channel.policy.spare, "sending idle")
+
+    keyboards = [m.message_id for m in fake_bot_api.messages(USER) if m.buttons]
+    assert keyboards == [third.message_id]
+    clean_ups = fake_bot_api.requests("editMessageReplyMarkup")
+    cleared = [int(r.params["message_id"]) for r in clean_ups]
+    assert sorted(cleared) == sorted([first.message_id, second.message_id])
+
+
+async def test_typing_users_under_the_rate_limit_each_end_with_one_live_keyboard(
+    fake_bot_api: FakeBotApi, engine_without_staff: Engine, kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    topic = "mailbox-full"
+    moves = walkthrough(kb, topic, by="words", describe=answering_example(kb, matcher, topic))
+    moves = moves[:4]  # ends on a step: its keyboard is the live one
+    chats = [USER + n for n in range(12)]
+    async with running_bot(fake_bot_api, engine_without_staff, rate_limit=True) as bot:
+        # play() checks each answer, then waits for the old keyboards to go: one stays.
+        await asyncio.gather(
+            *(play(bot, Mirror(engine_without_staff, c), c, moves) for c in chats)
+        )
+        for chat_id in chats:
+            session = bot.session(chat_id)
+            assert session is not None
+            live = [m.message_id for m in fake_bot_api.messages(chat_id) if m.buttons]
+            assert [str(m) for m in live] == [session.prompt_ref]
+    # Each replaced keyboard was removed exactly once.
+    cleared = [
+        (int(r.params["chat_id"]), int(r.params["message_id"]))
+        for r in fake_bot_api.requests("editMessageReplyMarkup")
+    ]
+    assert len(cleared) == len(set(cleared)) == len(chats) * (len(moves) - 1)
 
 
 # ------------------------------------------------------------------------------ slow Telegram

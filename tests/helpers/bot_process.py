@@ -44,6 +44,7 @@ from bot.store.memory import MemoryStore
 from tests.helpers.fake_bot_api import BotMessage, CallbackAnswer, FakeBotApi, parse_html
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+CLEANUP_TIMEOUT = 60.0  # seconds for deferred keyboard clean-ups, once replies are done
 
 
 def visible_parts(text: str) -> list[str]:
@@ -147,6 +148,7 @@ async def play(
     appears in both of its states), oldest first.
     """
     shown: list[BotMessage] = []
+    new: list[BotMessage] = []
     for move in moves:
         if move.kind == "press":
             new = await bot.press(chat_id, move.text)
@@ -154,9 +156,24 @@ async def play(
             new = await bot.say(chat_id, move.text)
         expected = move.expected(mirror)
         assert visible_texts(new) == expected, f"chat {chat_id} after {move}"
+        # The answer shows one keyboard at most. Older ones may wait for their clean-up (it
+        # yields to replies; a press on them is refused as stale) but are removed in the end.
+        fresh = {m.message_id for m in new}
         with_buttons = [m.message_id for m in bot.fake.messages(chat_id) if m.buttons]
-        assert len(with_buttons) <= 1, f"chat {chat_id}: old buttons left after {move}"
+        assert len(fresh & set(with_buttons)) <= 1, f"chat {chat_id}: two keyboards in {move}"
         shown.extend(new)
+    live = {m.message_id for m in new if m.buttons}
+
+    def keyboards_left() -> tuple[list[int]] | None:
+        ids = [m.message_id for m in bot.fake.messages(chat_id) if m.buttons]
+        return (ids,) if len(ids) <= 1 else None
+
+    (left,) = await bot.fake.wait_for_async(
+        keyboards_left,
+        timeout=CLEANUP_TIMEOUT,
+        description=f"chat {chat_id}: old keyboards removed",
+    )
+    assert set(left) == live, f"chat {chat_id}: the live keyboard is {live}, not {left}"
     return shown
 
 

@@ -14,6 +14,13 @@ message id) in one store write. A crash between a call and that write repeats on
 the restart: the "at most one duplicate" of the guarantees. A call that keeps failing stays
 in the outbox and is retried later; after ``OUTBOX_ATTEMPTS`` it is given up, counted and
 logged once.
+
+Clean-ups (removing an old keyboard, ``OutKind.CLEAR``) come after replies: a chat's replies
+are made first, and its clean-ups only when the send policy has spare capacity (no other call
+in flight). Otherwise they stay in the outbox and the conversation is handed to
+``clean_later``, which schedules it again once sending is idle; the chat's next update is not
+held behind them. Before each call the outbox is tidied (``tidy``): a clean-up of the live
+keyboard, or of a message a later call edits, is dropped, and two of one message become one.
 """
 
 from __future__ import annotations
@@ -76,6 +83,35 @@ class Delivery:
     uncertain: int = 0  # timed out after being written: probably delivered, not repeated
 
 
+def tidy(outbox: tuple[Outgoing, ...], prompt_ref: str | None) -> tuple[Outgoing, ...]:
+    """The outbox without clean-ups that must not (or need not) happen.
+
+    A clean-up is dropped if its message carries the live keyboard (``prompt_ref``), if a later
+    call edits the same message (the edit sets its keyboard), or if it repeats an earlier one.
+    """
+    kept: list[Outgoing] = []
+    cleared: set[int] = set()
+    for n, item in enumerate(outbox):
+        if item.kind is OutKind.CLEAR and item.message_id is not None:
+            target = item.message_id
+            later_edit = any(
+                o.kind is not OutKind.CLEAR and o.message_id == target for o in outbox[n + 1 :]
+            )
+            if target in cleared or str(target) == prompt_ref or later_edit:
+                continue
+            cleared.add(target)
+        kept.append(item)
+    return tuple(kept)
+
+
+def next_call(outbox: tuple[Outgoing, ...]) -> int:
+    """Index of the call to make next: the first reply, else the first clean-up."""
+    for n, item in enumerate(outbox):
+        if item.kind is not OutKind.CLEAR:
+            return n
+    return 0
+
+
 def _crossed_off(record: ChatRecord, item: Outgoing, message_id: int | None) -> ChatRecord:
     """The record without the call just made, the live keyboard noted if it showed one."""
     assert record.session is not None
@@ -115,6 +151,26 @@ class SendPolicy:
         self.backoff = backoff
         self.metrics = metrics
         self._resume_at = 0.0  # monotonic time before which nothing is sent (after a 429)
+        self._in_flight = 0  # calls under way (replies, edits, answers)
+        self._cleanups = 0  # low-priority calls under way
+        self._spare: asyncio.Event | None = None
+
+    @property
+    def spare(self) -> bool:
+        """True when nothing is being sent: a low-priority call would wait for nobody."""
+        return self._in_flight == 0 and self._cleanups == 0 and time.monotonic() >= self._resume_at
+
+    async def wait_spare(self) -> None:
+        """Wait until ``spare``."""
+        while not self.spare:
+            if self._spare is None:
+                self._spare = asyncio.Event()
+            self._spare.clear()
+            delay = self._resume_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                await self._spare.wait()
 
     async def _wait_for_flood_control(self) -> None:
         # A later 429 may push the resume time further while we sleep: check again after.
@@ -124,9 +180,32 @@ class SendPolicy:
             delay = self._resume_at - time.monotonic()
 
     async def call(
-        self, make: Callable[[], Awaitable[T]], *, what: str, repeatable: bool = True
+        self,
+        make: Callable[[], Awaitable[T]],
+        *,
+        what: str,
+        repeatable: bool = True,
+        cleanup: bool = False,
     ) -> T:
-        """Make one call; raise SendFailed, MaybeDelivered, BadRequest or Forbidden."""
+        """Make one call; raise SendFailed, MaybeDelivered, BadRequest or Forbidden.
+
+        ``cleanup``: a low-priority call (see ``spare``); it is counted apart from the rest.
+        """
+        if cleanup:
+            self._cleanups += 1
+        else:
+            self._in_flight += 1
+        try:
+            return await self._call(make, what=what, repeatable=repeatable)
+        finally:
+            if cleanup:
+                self._cleanups -= 1
+            else:
+                self._in_flight -= 1
+            if self._spare is not None and self.spare:
+                self._spare.set()
+
+    async def _call(self, make: Callable[[], Awaitable[T]], *, what: str, repeatable: bool) -> T:
         delay = self.backoff
         failures = 0
         floods = 0
@@ -176,6 +255,8 @@ class DeliveryMixin:
     policy: SendPolicy
     store: AsyncStore
     retry_later: Callable[[str, float], None]
+    # Schedules a conversation's clean-ups for when sending is idle; None: make them at once.
+    clean_later: Callable[[str], None] | None
     outbox_retry_seconds: float
 
     # -- the outbox --------------------------------------------------------------------------
@@ -183,7 +264,21 @@ class DeliveryMixin:
     async def _flush(self, bot: Any, record: ChatRecord) -> ChatRecord:
         """Make the calls the record owes, in order, saving after each; return the record."""
         while record.outbox and record.session is not None:
-            item = record.outbox[0]
+            tidied = tidy(record.outbox, record.session.prompt_ref)
+            if tidied != record.outbox:
+                record = replace(record, outbox=tidied)
+                if not tidied:
+                    if await self._save_bookkeeping(record):
+                        record = replace(record, revision=(record.revision or 0) + 1)
+                    return record
+            index = next_call(record.outbox)
+            item = record.outbox[index]
+            deferrable = item.kind is OutKind.CLEAR and self.clean_later is not None
+            if deferrable and not self.policy.spare:
+                # Only clean-ups are left: they wait for spare capacity, not this chat.
+                assert self.clean_later is not None
+                self.clean_later(record.key)
+                return record
             try:
                 message_id = await self._perform(bot, item)
             except SendFailed as err:
@@ -195,7 +290,9 @@ class DeliveryMixin:
                         failed.attempts,
                         OUTBOX_ATTEMPTS,
                     )
-                    kept = replace(record, outbox=(failed, *record.outbox[1:]))
+                    outbox = list(record.outbox)
+                    outbox[index] = failed
+                    kept = replace(record, outbox=tuple(outbox))
                     if await self._save_bookkeeping(kept):
                         delay = self.outbox_retry_seconds * 2 ** (failed.attempts - 1)
                         self.retry_later(record.key, delay)
@@ -262,6 +359,7 @@ class DeliveryMixin:
                         chat_id=item.chat_id, message_id=item.message_id, reply_markup=None
                     ),
                     what=f"clear buttons in chat {item.chat_id}",
+                    cleanup=True,
                 )
                 return None
             if item.kind is OutKind.EDIT:

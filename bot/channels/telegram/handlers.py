@@ -103,6 +103,7 @@ class TelegramChannel(StaffMixin, InlineMixin, DeliveryMixin):
         self.bot_username: str = ""
         # Set by the runtime: run a conversation's pending work again after a delay.
         self.retry_later: Callable[[str, float], None] = lambda key, delay: None
+        self.clean_later: Callable[[str], None] | None = None
         self.outbox_retry_seconds = OUTBOX_RETRY_SECONDS
         # Updates whose handling met a store outage: they stay recorded and are retried.
         self.failed: set[int] = set()

@@ -13,6 +13,11 @@ the rest, so it never blocks the ones behind it. A conversation with ``chat_queu
 updates waiting gets no more until it drains: the excess is confirmed and dropped, with one
 "slow down" notice. SIGTERM stops fetching, lets the workers finish the update each has in
 hand, and leaves the rest recorded (or unconfirmed) for the next start.
+
+Keyboard clean-ups wait for spare capacity (see ``delivery``): a conversation whose outbox
+holds only clean-ups while other calls are being sent is noted here, and scheduled again, one
+at a time, whenever the send policy is idle. They are in the outbox meanwhile, so a restart
+still makes them; a stop gives them the same grace as the work in hand.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ POLL_TIMEOUT_SECONDS = 10
 LEASE_RETRY_SECONDS = 0.2
 STORE_RETRY_SECONDS = 2.0
 STOP_GRACE_SECONDS = 8.0
+CLEANUP_PACE_SECONDS = 1 / 30  # between two deferred clean-ups released while idle
 DIRECT_MEMORY = 1_000
 SLOW_DOWN = (
     "You're sending messages faster than I can read them, so I skipped some. "
@@ -79,6 +85,10 @@ class Runtime:
         self.chat_queue_limit = chat_queue_limit
         self.scheduler = ChatScheduler(self._work, workers=workers)
         channel.retry_later = self.scheduler.submit_later
+        channel.clean_later = self._clean_later
+        self._cleanups: OrderedDict[str, None] = OrderedDict()  # keys owing only clean-ups
+        self._cleanups_waiting = asyncio.Event()
+        self._cleaner: asyncio.Task[None] | None = None
         self.on_done = on_done
         self.store_retry_seconds = store_retry_seconds
         self.backlog: Counter[str] = Counter()
@@ -102,6 +112,7 @@ class Runtime:
         if self.application.post_init is not None:
             await self.application.post_init(self.application)
         self.scheduler.start()
+        self._cleaner = asyncio.create_task(self._clean(), name="keyboard-cleaner")
         await self.resume()
 
     async def resume(self) -> None:
@@ -122,12 +133,51 @@ class Runtime:
     async def stop(self) -> None:
         """Finish what is in hand (bounded), then shut PTB down."""
         self.stopping.set()
+        if self._cleanups:
+            # Owed clean-ups get the grace too (they are kept in the outbox if it runs out).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._cleaned(), STOP_GRACE_SECONDS)
+        if self._cleaner is not None:
+            self._cleaner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cleaner
         await self.scheduler.stop(STOP_GRACE_SECONDS)
         if self._direct:
             await asyncio.wait(self._direct, timeout=STOP_GRACE_SECONDS)
         for task in self._direct:
             task.cancel()
         await self.application.shutdown()
+
+    # -- keyboard clean-ups, when sending is idle ------------------------------------------
+
+    def _clean_later(self, key: str) -> None:
+        self._cleanups[key] = None
+        self._cleanups_waiting.set()
+
+    async def _clean(self) -> None:
+        """Release deferred clean-ups one conversation at a time, while nothing else is sent."""
+        policy = self.channel.policy
+        while True:
+            if not self._cleanups:
+                self._cleanups_waiting.clear()
+                await self._cleanups_waiting.wait()
+                continue
+            await policy.wait_spare()
+            if self.scheduler.busy and not self.stopping.is_set():
+                # Updates are being handled: their replies come first.
+                await asyncio.sleep(CLEANUP_PACE_SECONDS)
+                continue
+            key, _ = self._cleanups.popitem(last=False)
+            self.scheduler.submit(key)
+            await asyncio.sleep(CLEANUP_PACE_SECONDS)
+
+    async def _cleaned(self) -> None:
+        """Wait until no clean-up is deferred and the scheduler is idle."""
+        while True:
+            await self.scheduler.wait_idle()
+            if not self._cleanups:
+                return
+            await asyncio.sleep(CLEANUP_PACE_SECONDS)
 
     # -- intake --------------------------------------------------------------------------------
 
