@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.helpers.cli import run_cli
 
 TRIAGE_KEYS = {"text", "decision", "id", "topic", "score", "candidates"}
 
@@ -19,15 +20,6 @@ TRIAGE_KEYS = {"text", "decision", "id", "topic", "score", "candidates"}
 def environ(knowledge_dir: Path) -> dict[str, str]:
     """A clean environment pointing at the repository's knowledge folder."""
     return {"BOT_KNOWLEDGE": str(knowledge_dir)}
-
-
-def run_cli(
-    argv: list[str], environ: dict[str, str], capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    """Run ``main`` and return (exit code, stdout, stderr)."""
-    code = main(argv, environ=environ)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_ask_prints_the_first_reply(

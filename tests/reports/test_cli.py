@@ -16,6 +16,7 @@ from bot.cli import Core, build_core, main
 from bot.config import Settings
 from bot.reports.records import Event
 from bot.store.sqlite import SqliteStore
+from tests.helpers.cli import run_cli
 from tests.reports.conftest import END
 
 
@@ -48,14 +49,6 @@ def environ(week: list[Event], knowledge_dir: Path, tmp_path: Path) -> dict[str,
         store.log_event(e.kind, e.chat_id, e.topic, e.detail, e.at + shift)
     store.close()
     return {"BOT_KNOWLEDGE": str(knowledge_dir), "BOT_STORE": f"sqlite:///{path}"}
-
-
-def run_cli(
-    argv: list[str], environ: dict[str, str], capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    code = main(argv, environ=environ)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_inbox_lists_the_groups_and_writes_suggestions_for_review(
